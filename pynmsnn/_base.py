@@ -1,0 +1,312 @@
+"""The shared estimator: validation, preprocessing, training loop and inference."""
+
+import copy
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import (
+    _check_feature_names,
+    _check_n_features,
+    check_is_fitted,
+    validate_data,
+)
+
+from ._tabular import TableScaler, is_dataframe
+from .encoders import ENCODERS
+from .network import SpikingNetwork
+from .surrogate import SURROGATES
+
+__all__ = ["BaseSNN"]
+
+PREDICT_BATCH_SIZE = 4096
+
+
+def resolve_device(device):
+    """Turn the ``device`` parameter into a ``torch.device``."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            "device='cuda' was asked for but torch sees no CUDA GPU "
+            f"(torch {torch.__version__}); use device='auto' or device='cpu'."
+        )
+    return torch.device(device)
+
+
+class BaseSNN(BaseEstimator):
+    """Base class of the spiking estimators; not for direct use.
+
+    Subclasses define ``_n_outputs``, ``_encode_targets``, ``_loss``,
+    ``_decode_outputs`` and ``_validation_score``.
+    """
+
+    _parameter_constraints = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "n_steps": [Interval(Integral, 1, None, closed="left")],
+        "decay": [Interval(Real, 0, 1, closed="both")],
+        "threshold": [Interval(Real, 0, None, closed="neither")],
+        "refractory_penalty": [Interval(Real, 0, None, closed="left")],
+        "surrogate": [StrOptions(set(SURROGATES))],
+        "encoder": [StrOptions(set(ENCODERS))],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "device": [StrOptions({"auto", "cpu", "cuda"})],
+    }
+
+    # ------------------------------------------------------------------ fit
+    def _fit(self, X, y, incremental=False, classes=None):
+        """Fit on ``(X, y)``: a full fit, or one more epoch when ``incremental``."""
+        self._validate_params()
+        self._check_hidden_layer_sizes()
+        first_pass = not hasattr(self, "module_") or (not self.warm_start and not incremental)
+        X = self._prepare_X(X, reset=first_pass)
+        y = self._check_y(y, n_samples=X.shape[0])
+        targets = self._encode_targets(y, reset=first_pass, classes=classes)
+        if first_pass:
+            self._initialize(n_outputs=self._n_outputs(targets))
+        else:
+            if not incremental:
+                self._set_rng_seed()
+            if not hasattr(self, "_optimizer"):
+                self._optimizer = self._make_optimizer()
+        early_stopping = self.early_stopping and not incremental
+        X_train, y_train, X_val, y_val = self._split_validation(X, targets, y, early_stopping)
+        device = self._device
+        inputs = torch.as_tensor(X_train, device=device)
+        targets = torch.as_tensor(y_train, device=device)
+        self._train(inputs, targets, X_val, y_val, n_epochs=1 if incremental else self.max_iter,
+                    early_stopping=early_stopping, incremental=incremental)
+        return self
+
+    def _check_hidden_layer_sizes(self):
+        sizes = self.hidden_layer_sizes
+        sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
+        if any(not isinstance(h, Integral) or h < 1 for h in sizes):
+            raise ValueError(
+                f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}; "
+                "e.g. hidden_layer_sizes=(100,) or (128, 64)."
+            )
+        return sizes
+
+    def _prepare_X(self, X, reset):
+        """Validate ``X`` and scale it to [0, 1] (fitting the scaler when ``reset``)."""
+        if is_dataframe(X):
+            _check_feature_names(self, X, reset=reset)
+            _check_n_features(self, X, reset=reset)
+            if X.shape[0] == 0:
+                raise ValueError("Found array with 0 sample(s) (shape=(0, %d)); X must have rows." % X.shape[1])
+            if X.shape[1] == 0:
+                raise ValueError("Found array with 0 feature(s); X must have at least one column.")
+        else:
+            X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
+        if reset:
+            self._scaler = TableScaler().fit(X)
+        return self._scaler.transform(X)
+
+    def _initialize(self, n_outputs):
+        """Build the network, the optimizer and the fitted attributes of a first fit."""
+        self._device = resolve_device(self.device)
+        self._set_rng_seed()
+        init_generator = torch.Generator().manual_seed(self._seed)
+        self.module_ = SpikingNetwork(
+            self._scaler.n_outputs,
+            self._check_hidden_layer_sizes(),
+            n_outputs,
+            n_steps=self.n_steps,
+            decay=self.decay,
+            threshold=self.threshold,
+            refractory_penalty=self.refractory_penalty,
+            surrogate=self.surrogate,
+            encoder=self.encoder,
+            readout=self._readout,
+            generator=init_generator,
+        ).to(self._device)
+        self._optimizer = self._make_optimizer()
+        self.loss_curve_ = []
+        self.validation_scores_ = None
+        self.best_validation_score_ = None
+        self.best_loss_ = np.inf
+        self.n_iter_ = 0
+        self.t_ = 0
+
+    def _set_rng_seed(self):
+        self._seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+
+    def _make_optimizer(self):
+        # alpha is an L2 penalty on the weights (not the biases), scaled by the batch
+        # size as in MLPClassifier; Adam's weight_decay adds exactly that gradient.
+        batch = 200 if self.batch_size == "auto" else self.batch_size
+        weights = [layer.weight for layer in self.module_.layers]
+        biases = [layer.bias for layer in self.module_.layers]
+        return torch.optim.Adam(
+            [
+                {"params": weights, "weight_decay": self.alpha / batch},
+                {"params": biases, "weight_decay": 0.0},
+            ],
+            lr=self.learning_rate_init,
+        )
+
+    @property
+    def _readout(self):
+        return getattr(self, "readout", "membrane")
+
+    def _batch_size(self, n_samples):
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        return min(self.batch_size, n_samples)
+
+    def _split_validation(self, X, targets, y, early_stopping):
+        if not early_stopping:
+            return X, targets, None, None
+        stratify = y if self._stratify_validation(y) else None
+        X_train, X_val, t_train, _, _, y_val = train_test_split(
+            X, targets, y, test_size=self.validation_fraction,
+            random_state=self._seed, stratify=stratify,
+        )
+        if X_val.shape[0] < 2:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} leaves {X_val.shape[0]} "
+                "validation sample(s); raise it or set early_stopping=False."
+            )
+        return X_train, t_train, X_val, y_val
+
+    def _stratify_validation(self, y):
+        return False
+
+    def _train(self, inputs, targets, X_val, y_val, n_epochs, early_stopping, incremental):
+        """Run epochs of minibatch Adam; stop on a plateau; keep the best weights."""
+        n_samples = inputs.shape[0]
+        batch_size = self._batch_size(n_samples)
+        generator = torch.Generator().manual_seed(self._seed + self.n_iter_)
+        device_generator = generator if self._device.type == "cpu" else torch.Generator(
+            device=self._device).manual_seed(self._seed + self.n_iter_)
+        if early_stopping and self.validation_scores_ is None:
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+        best_state, no_improvement = None, 0
+        epochs = self._progress(range(n_epochs))
+        self.module_.train()
+        for _ in epochs:
+            loss = self._run_epoch(inputs, targets, batch_size, generator, device_generator)
+            self.n_iter_ += 1
+            self.t_ += n_samples
+            self.loss_curve_.append(loss)
+            if early_stopping:
+                score = self._validation_score(X_val, y_val)
+                self.validation_scores_.append(score)
+                improved = score > self.best_validation_score_ + self.tol
+                if score > self.best_validation_score_:
+                    self.best_validation_score_ = score
+                    best_state = copy.deepcopy(self.module_.state_dict())
+            else:
+                improved = loss < self.best_loss_ - self.tol
+                self.best_loss_ = min(self.best_loss_, loss)
+            no_improvement = 0 if improved else no_improvement + 1
+            self._report(epochs, loss)
+            if no_improvement > self.n_iter_no_change:
+                break
+        else:
+            if not incremental and n_epochs == self.max_iter:
+                warnings.warn(
+                    f"{type(self).__name__}: stopped after max_iter={self.max_iter} epochs "
+                    "before the loss stopped improving; raise max_iter to train longer.",
+                    ConvergenceWarning,
+                )
+        if best_state is not None:
+            self.module_.load_state_dict(best_state)
+        self.module_.eval()
+
+    def _run_epoch(self, inputs, targets, batch_size, generator, device_generator):
+        """One pass over the data in shuffled minibatches; returns the mean loss."""
+        n_samples = inputs.shape[0]
+        order = torch.randperm(n_samples, generator=generator) if self.shuffle else torch.arange(n_samples)
+        order = order.to(inputs.device)
+        total = torch.zeros((), device=inputs.device)
+        for start in range(0, n_samples, batch_size):
+            index = order[start : start + batch_size]
+            total += self._train_step(inputs[index], targets[index], device_generator) * len(index)
+        return float(total) / n_samples
+
+    def _train_step(self, inputs, targets, generator):
+        """Forward, loss, backward and one optimizer step on a minibatch."""
+        self._optimizer.zero_grad(set_to_none=True)
+        loss = self._loss(self.module_(inputs, generator=generator), targets)
+        loss.backward()
+        self._optimizer.step()
+        return loss.detach()
+
+    def _progress(self, epochs):
+        if not self.verbose:
+            return epochs
+        from tqdm.auto import tqdm
+
+        return tqdm(epochs, desc=type(self).__name__, unit="epoch")
+
+    def _report(self, epochs, loss):
+        if not self.verbose:
+            return
+        postfix = {"loss": f"{loss:.4f}"}
+        if self.validation_scores_:
+            postfix["val_score"] = f"{self.validation_scores_[-1]:.4f}"
+        epochs.set_postfix(postfix)
+
+    # -------------------------------------------------------------- predict
+    def _forward(self, X):
+        """The network's output for ``X`` as a float64 numpy array, in batches."""
+        check_is_fitted(self, "module_")
+        inputs = self._prepare_X(X, reset=False)
+        return self._forward_scaled(inputs)
+
+    def _forward_scaled(self, inputs):
+        self.module_.eval()
+        outputs = []
+        with torch.inference_mode():
+            for start in range(0, inputs.shape[0], PREDICT_BATCH_SIZE):
+                batch = torch.as_tensor(inputs[start : start + PREDICT_BATCH_SIZE], device=self._device)
+                outputs.append(self.module_(batch).double().cpu().numpy())
+        return np.concatenate(outputs) if outputs else np.empty((0, self.module_.output.out_features))
+
+    def _validation_score(self, X_val, y_val):
+        was_training = self.module_.training
+        score = self._score_outputs(self._forward_scaled(X_val), y_val)
+        self.module_.train(was_training)
+        return score
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_device", None)
+        module = state.get("module_")
+        if module is not None and module.output.weight.device.type != "cpu":
+            # Pickles hold CPU tensors so that a model trained on a GPU loads anywhere.
+            state["module_"] = copy.deepcopy(module).cpu()
+            state.pop("_optimizer", None)  # its moments live on the GPU; rebuilt on the next fit
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "module_" in state:
+            wants_gpu = self.device != "cpu" and torch.cuda.is_available()
+            self._device = torch.device("cuda" if wants_gpu else "cpu")
+            self.module_.to(self._device)

@@ -1,0 +1,509 @@
+"""SNNClassifier and SNNRegressor: scikit-learn estimators that are spiking networks."""
+
+import numpy as np
+import torch
+from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import _assert_all_finite, check_array, column_or_1d
+from torch.nn import functional as F
+
+from ._base import BaseSNN
+
+__all__ = ["SNNClassifier", "SNNRegressor"]
+
+_SHARED_PARAMETERS = """\
+    hidden_layer_sizes : array-like of shape (n_layers,), default=(100,)
+        Number of spiking (LIF) neurons in each hidden layer.
+
+    n_steps : int, default=25
+        Time steps each sample is simulated for.
+
+    decay : float, default=0.9
+        Membrane leak per time step, in [0, 1]: ``v = decay * v + I``.
+
+    threshold : float, default=1.0
+        Membrane potential at which a neuron fires.
+
+    refractory_penalty : float, default=0.0
+        Extra amount, beyond the threshold, taken off the membrane when a neuron
+        fires; it holds the neuron below rest for a while (its refractory period).
+
+    surrogate : {'fast_sigmoid', 'atan', 'triangle', 'sigmoid'}, default='fast_sigmoid'
+        Derivative used for the spike in backpropagation.
+
+    encoder : {'current', 'noisy', 'poisson', 'latency'}, default='current'
+        How a row becomes ``n_steps`` of input: the scaled row at every step;
+        the row times uniform noise; Bernoulli spikes; or one spike per feature,
+        earlier for larger values. The random encoders use their expected
+        current at predict time, so predictions are deterministic.
+
+    alpha : float, default=1e-4
+        Strength of the L2 penalty on the weights.
+
+    batch_size : int or 'auto', default='auto'
+        Minibatch size; 'auto' is ``min(200, n_samples)``.
+
+    learning_rate_init : float, default=1e-3
+        Step size of the Adam optimizer.
+
+    max_iter : int, default=200
+        Maximum number of epochs (passes over the training data).
+
+    tol : float, default=1e-4
+        Minimum improvement of the loss (or validation score with
+        ``early_stopping``) that counts as progress.
+
+    n_iter_no_change : int, default=10
+        Epochs without progress after which training stops.
+
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop when its score stops
+        improving and keep the weights of the best epoch.
+
+    validation_fraction : float, default=0.1
+        Share of the training data held out for early stopping.
+
+    shuffle : bool, default=True
+        Shuffle the samples every epoch.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, the shuffling, the validation split and the
+        random encoders. An int gives identical results run after run.
+
+    verbose : bool or int, default=False
+        Show a progress bar over epochs with the loss.
+
+    warm_start : bool, default=False
+        Continue from the previous fit's weights instead of starting afresh.
+
+    device : {'auto', 'cpu', 'cuda'}, default='auto'
+        Where the network runs; 'auto' takes a CUDA GPU when torch sees one."""
+
+_SHARED_ATTRIBUTES = """\
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names of a DataFrame ``X`` given to fit (only when they are all strings).
+
+    loss_curve_ : list of float
+        Mean training loss of each epoch.
+
+    validation_scores_ : list of float or None
+        Validation score of each epoch with ``early_stopping``, else None.
+
+    best_validation_score_ : float or None
+        Best of ``validation_scores_``.
+
+    n_iter_ : int
+        Number of epochs run.
+
+    module_ : pynmsnn.network.SpikingNetwork
+        The trained torch module."""
+
+
+class SNNClassifier(ClassifierMixin, BaseSNN):
+    __doc__ = f"""Spiking neural network classifier trained with surrogate gradients.
+
+    A drop-in for :class:`sklearn.neural_network.MLPClassifier` whose hidden
+    units are leaky integrate-and-fire neurons simulated for ``n_steps`` time
+    steps. The readout's time-averaged membrane (or spike count) is the logit of
+    a softmax; training is backpropagation through time with Adam. Numeric
+    columns are scaled to [0, 1] inside and categorical DataFrame columns are
+    one-hot encoded, so raw pandas data works without preprocessing.
+
+    Parameters
+    ----------
+{_SHARED_PARAMETERS}
+
+    readout : {{'membrane', 'spikes'}}, default='membrane'
+        Logits are the output neurons' membrane averaged over time, or the
+        number of spikes they fire.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+
+{_SHARED_ATTRIBUTES}
+
+    See Also
+    --------
+    SNNRegressor : The spiking network for regression.
+    sklearn.neural_network.MLPClassifier : The non-spiking counterpart.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from pynmsnn import SNNClassifier
+    >>> X, y = load_iris(return_X_y=True, as_frame=True)
+    >>> clf = SNNClassifier(random_state=0).fit(X, y)
+    >>> clf.predict(X.iloc[:3])
+    array([0, 0, 0])
+    >>> round(clf.score(X, y), 2) > 0.9
+    True
+    """
+
+    _parameter_constraints = {
+        **BaseSNN._parameter_constraints,
+        "readout": [StrOptions({"membrane", "spikes"})],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        *,
+        n_steps=25,
+        decay=0.9,
+        threshold=1.0,
+        refractory_penalty=0.0,
+        surrogate="fast_sigmoid",
+        encoder="current",
+        readout="membrane",
+        alpha=1e-4,
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        max_iter=200,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        shuffle=True,
+        random_state=None,
+        verbose=False,
+        warm_start=False,
+        device="auto",
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.n_steps = n_steps
+        self.decay = decay
+        self.threshold = threshold
+        self.refractory_penalty = refractory_penalty
+        self.surrogate = surrogate
+        self.encoder = encoder
+        self.readout = readout
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.device = device
+
+    def fit(self, X, y):
+        """Fit the network to data ``X`` and labels ``y``.
+
+        Parameters
+        ----------
+        X : {{array-like, DataFrame}} of shape (n_samples, n_features)
+            Training data; DataFrames may hold categorical columns.
+        y : array-like of shape (n_samples,)
+            Class labels of any type (ints, strings, bools).
+
+        Returns
+        -------
+        self : SNNClassifier
+            The fitted estimator.
+        """
+        return self._fit(X, y, incremental=False)
+
+    def partial_fit(self, X, y, classes=None):
+        """Train one epoch on ``(X, y)``, keeping the weights learned so far.
+
+        Parameters
+        ----------
+        X : {{array-like, DataFrame}} of shape (n_samples, n_features)
+            A chunk of training data.
+        y : array-like of shape (n_samples,)
+            Its labels.
+        classes : array-like of shape (n_classes,), default=None
+            Every label the model will ever see. Give it on the first call when
+            a chunk may lack some classes; without it the first chunk's labels
+            are taken as all the classes.
+
+        Returns
+        -------
+        self : SNNClassifier
+            The updated estimator.
+        """
+        if hasattr(self, "classes_") and classes is not None:
+            if not np.array_equal(np.unique(classes), self.classes_):
+                raise ValueError(
+                    f"classes={list(classes)} differs from the classes of the first "
+                    f"partial_fit call, {list(self.classes_)}; pass the same classes every time."
+                )
+        return self._fit(X, y, incremental=True, classes=classes)
+
+    def predict(self, X):
+        """Predict class labels for ``X``.
+
+        Parameters
+        ----------
+        X : {{array-like, DataFrame}} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Predicted labels, of the type of ``classes_``.
+        """
+        return self.classes_[np.argmax(self._forward(X), axis=1)]
+
+    def predict_proba(self, X):
+        """Class probabilities for ``X``: the softmax of the readout.
+
+        Parameters
+        ----------
+        X : {{array-like, DataFrame}} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_``.
+        """
+        return _softmax(self._forward(X))
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`."""
+        logits = self._forward(X)
+        return logits - _logsumexp(logits)
+
+    # --- hooks of BaseSNN
+    def _check_y(self, y, n_samples):
+        y = column_or_1d(y, warn=True)
+        if y.dtype.kind == "f":
+            _assert_all_finite(y, input_name="y")
+        check_classification_targets(y)
+        if len(y) != n_samples:
+            raise ValueError(f"X has {n_samples} rows but y has {len(y)} labels; they must match.")
+        return y
+
+    def _encode_targets(self, y, reset, classes=None):
+        if reset:
+            self.classes_ = np.unique(y) if classes is None else np.unique(classes)
+            if len(self.classes_) < 2:
+                raise ValueError(
+                    f"SNNClassifier needs samples of at least 2 classes in the data, but the "
+                    f"data contains only one class: {self.classes_[0]!r}."
+                )
+        unseen = np.setdiff1d(np.unique(y), self.classes_)
+        if len(unseen):
+            raise ValueError(
+                f"y contains labels {unseen.tolist()} not in classes_ {self.classes_.tolist()}; "
+                "pass every label as `classes` to the first partial_fit call."
+            )
+        return np.searchsorted(self.classes_, y).astype(np.int64)
+
+    def _n_outputs(self, targets):
+        return len(self.classes_)
+
+    def _loss(self, outputs, targets):
+        return F.cross_entropy(outputs, targets)
+
+    def _stratify_validation(self, y):
+        _, counts = np.unique(y, return_counts=True)
+        return counts.min() >= 2
+
+    def _score_outputs(self, outputs, y):
+        return accuracy_score(y, self.classes_[np.argmax(outputs, axis=1)])
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = False
+        return tags
+
+
+class SNNRegressor(RegressorMixin, BaseSNN):
+    __doc__ = f"""Spiking neural network regressor trained with surrogate gradients.
+
+    A drop-in for :class:`sklearn.neural_network.MLPRegressor` whose hidden
+    units are leaky integrate-and-fire neurons simulated for ``n_steps`` time
+    steps. The prediction is the readout's membrane averaged over time; the
+    target is standardized inside for training and the scaling undone at
+    predict. One or several targets.
+
+    Parameters
+    ----------
+{_SHARED_PARAMETERS}
+
+    Attributes
+    ----------
+{_SHARED_ATTRIBUTES}
+
+    n_outputs_ : int
+        Number of targets.
+
+    See Also
+    --------
+    SNNClassifier : The spiking network for classification.
+    sklearn.neural_network.MLPRegressor : The non-spiking counterpart.
+
+    Notes
+    -----
+    The readout of a regressor is always the membrane average: a spike count
+    cannot be negative, so it cannot carry a standardized target.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from pynmsnn import SNNRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = SNNRegressor(random_state=0).fit(X, y)
+    >>> reg.predict(X[:2]).shape
+    (2,)
+    >>> reg.score(X, y) > 0.4
+    True
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        *,
+        n_steps=25,
+        decay=0.9,
+        threshold=1.0,
+        refractory_penalty=0.0,
+        surrogate="fast_sigmoid",
+        encoder="current",
+        alpha=1e-4,
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        max_iter=200,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        shuffle=True,
+        random_state=None,
+        verbose=False,
+        warm_start=False,
+        device="auto",
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.n_steps = n_steps
+        self.decay = decay
+        self.threshold = threshold
+        self.refractory_penalty = refractory_penalty
+        self.surrogate = surrogate
+        self.encoder = encoder
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.device = device
+
+    def fit(self, X, y):
+        """Fit the network to data ``X`` and targets ``y``.
+
+        Parameters
+        ----------
+        X : {{array-like, DataFrame}} of shape (n_samples, n_features)
+            Training data; DataFrames may hold categorical columns.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Target values.
+
+        Returns
+        -------
+        self : SNNRegressor
+            The fitted estimator.
+        """
+        return self._fit(X, y, incremental=False)
+
+    def partial_fit(self, X, y):
+        """Train one epoch on ``(X, y)``, keeping the weights learned so far.
+
+        The first call fixes the input scaling and the target standardization.
+
+        Parameters
+        ----------
+        X : {{array-like, DataFrame}} of shape (n_samples, n_features)
+            A chunk of training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Its targets.
+
+        Returns
+        -------
+        self : SNNRegressor
+            The updated estimator.
+        """
+        return self._fit(X, y, incremental=True)
+
+    def predict(self, X):
+        """Predict targets for ``X``.
+
+        Parameters
+        ----------
+        X : {{array-like, DataFrame}} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_targets)
+            Predictions, in the units of the training target.
+        """
+        predictions = self._forward(X) * self._y_scale + self._y_mean
+        return predictions.ravel() if self._y_is_1d else predictions
+
+    # --- hooks of BaseSNN
+    def _check_y(self, y, n_samples):
+        y = check_array(y, ensure_2d=False, dtype="numeric", input_name="y")
+        if y.ndim > 2:
+            raise ValueError(f"y must be 1-D or 2-D, got shape {y.shape}.")
+        if len(y) != n_samples:
+            raise ValueError(f"X has {n_samples} rows but y has {len(y)} targets; they must match.")
+        return y
+
+    def _encode_targets(self, y, reset, classes=None):
+        y2d = y.reshape(len(y), -1).astype(np.float64)
+        if reset:
+            self._y_is_1d = y.ndim == 1 or y.shape[1] == 1
+            self.n_outputs_ = y2d.shape[1]
+            self._y_mean = y2d.mean(axis=0)
+            std = y2d.std(axis=0)
+            self._y_scale = np.where(std > 0, std, 1.0)
+        elif y2d.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"y has {y2d.shape[1]} target(s) but the model was fitted with {self.n_outputs_}."
+            )
+        return ((y2d - self._y_mean) / self._y_scale).astype(np.float32)
+
+    def _n_outputs(self, targets):
+        return self.n_outputs_
+
+    def _loss(self, outputs, targets):
+        return F.mse_loss(outputs, targets)
+
+    def _score_outputs(self, outputs, y):
+        predictions = outputs * self._y_scale + self._y_mean
+        return r2_score(y.reshape(len(y), -1), predictions)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+
+def _logsumexp(logits):
+    peak = logits.max(axis=1, keepdims=True)
+    return peak + np.log(np.exp(logits - peak).sum(axis=1, keepdims=True))
+
+
+def _softmax(logits):
+    return np.exp(logits - _logsumexp(logits))

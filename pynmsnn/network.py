@@ -1,0 +1,218 @@
+"""The spiking network as a torch module: a stack of LIF layers and a leaky readout.
+
+Per time step ``t``, hidden layer ``l`` receives the spikes of layer ``l - 1``
+(the encoded input for the first) and runs the LIF equations of
+:mod:`pynmsnn.neurons`. The output layer integrates without reset (a leaky
+readout); what the loss sees is its membrane averaged over the time steps, or,
+with ``readout='spikes'``, the number of spikes it fires when it resets like a
+hidden layer.
+
+:meth:`SpikingNetwork.forward` is the fast path, a layer at a time:
+
+* one matmul per layer for all steps (``[T * B, in] @ W``);
+* a constant-current input is projected once, not ``T`` times;
+* the readout's time average is linear, so spikes are averaged over time with
+  the readout's leak weights first, then multiplied once by the readout matrix.
+
+:meth:`SpikingNetwork.forward_reference` runs the same network step by step
+through autograd; it is the reference the fast path is tested against and what
+records spikes and membranes for inspection.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .encoders import encode, mean_current
+from .neurons import lif_scan, readout_weights
+from .surrogate import spike
+
+__all__ = ["SpikeRecord", "SpikingNetwork"]
+
+
+@dataclass
+class SpikeRecord:
+    """What a network did, step by step, for some rows.
+
+    Attributes
+    ----------
+    input : torch.Tensor of shape (n_steps, n_samples, n_inputs)
+        The encoded input.
+    spikes : list of torch.Tensor of shape (n_steps, n_samples, n_units)
+        Spikes of each hidden layer, then of the output layer (all zeros for
+        a membrane readout, which does not fire).
+    membranes : list of torch.Tensor of shape (n_steps, n_samples, n_units)
+        Membrane potential of each layer after integration, before any reset.
+    output : torch.Tensor of shape (n_samples, n_outputs)
+        What the loss sees (membrane average or spike count).
+    threshold : float
+        The firing threshold.
+    """
+
+    input: torch.Tensor
+    spikes: list = field(default_factory=list)
+    membranes: list = field(default_factory=list)
+    output: torch.Tensor = None
+    threshold: float = 1.0
+
+
+class SpikingNetwork(nn.Module):
+    """Fully connected spiking network with a leaky readout.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Number of input features.
+    hidden_layer_sizes : sequence of int
+        Width of each spiking hidden layer.
+    n_outputs : int
+        Number of readout neurons.
+    n_steps : int, default=25
+        Time steps per sample.
+    decay : float, default=0.9
+        Membrane leak factor per step.
+    threshold : float, default=1.0
+        Firing threshold.
+    refractory_penalty : float, default=0.0
+        Extra drop of the membrane after a spike.
+    surrogate : str, default='fast_sigmoid'
+        Surrogate derivative of the spike.
+    encoder : str, default='current'
+        How a row becomes ``n_steps`` of input (see :mod:`pynmsnn.encoders`).
+    readout : {'membrane', 'spikes'}, default='membrane'
+        Average the readout membrane over time, or count readout spikes.
+    generator : torch.Generator, default=None
+        Source of randomness for the initial weights.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from pynmsnn.network import SpikingNetwork
+    >>> net = SpikingNetwork(4, (8,), 3, n_steps=5, generator=torch.Generator().manual_seed(0))
+    >>> net(torch.rand(2, 4)).shape
+    torch.Size([2, 3])
+    """
+
+    def __init__(
+        self,
+        n_inputs,
+        hidden_layer_sizes,
+        n_outputs,
+        *,
+        n_steps=25,
+        decay=0.9,
+        threshold=1.0,
+        refractory_penalty=0.0,
+        surrogate="fast_sigmoid",
+        encoder="current",
+        readout="membrane",
+        generator=None,
+    ):
+        super().__init__()
+        sizes = [int(n_inputs), *(int(h) for h in hidden_layer_sizes)]
+        # skip_init: the weights are drawn from `generator` below, so building the
+        # module leaves torch's global random state alone.
+        self.hidden = nn.ModuleList(
+            nn.utils.skip_init(nn.Linear, n_in, n_out) for n_in, n_out in zip(sizes[:-1], sizes[1:])
+        )
+        self.output = nn.utils.skip_init(nn.Linear, sizes[-1], int(n_outputs))
+        self.n_steps = int(n_steps)
+        self.decay = float(decay)
+        self.threshold = float(threshold)
+        self.refractory_penalty = float(refractory_penalty)
+        self.surrogate = surrogate
+        self.encoder = encoder
+        self.readout = readout
+        self.reset_parameters(generator)
+
+    @property
+    def layers(self):
+        """The hidden layers, then the output layer."""
+        return [*self.hidden, self.output]
+
+    @torch.no_grad()
+    def reset_parameters(self, generator=None):
+        """Draw weights and biases from U(-1/sqrt(fan_in), 1/sqrt(fan_in)), as nn.Linear."""
+        for layer in self.layers:
+            bound = 1.0 / math.sqrt(layer.in_features)
+            layer.weight.uniform_(-bound, bound, generator=generator)
+            layer.bias.uniform_(-bound, bound, generator=generator)
+
+    def _input_drive(self, x, generator):
+        """The encoded input: ``(constant current, True)`` or ``(sequence, False)``."""
+        if self.encoder == "current" or not self.training:
+            constant = mean_current(x, self.encoder)
+            if constant is not None:
+                return constant, True
+        return encode(x, self.n_steps, self.encoder, generator), False
+
+    def _lif(self, current):
+        return lif_scan(current, self.decay, self.threshold, self.refractory_penalty, self.surrogate)
+
+    def _over_time(self, tensor):
+        return tensor.unsqueeze(0).expand(self.n_steps, *tensor.shape)
+
+    def forward(self, x, generator=None):
+        """Output for rows ``x`` of shape (n_samples, n_inputs), scaled to [0, 1]."""
+        activity, constant = self._input_drive(x, generator)
+        for layer in self.hidden:
+            current = layer(activity)  # one matmul for all steps, or one for a constant
+            activity = self._lif(self._over_time(current) if constant else current)
+            constant = False
+        if self.readout == "spikes":
+            current = self.output(activity)
+            return self._lif(self._over_time(current) if constant else current).sum(0)
+        weights = readout_weights(self.n_steps, self.decay, activity.dtype, activity.device)
+        if constant:
+            pooled = activity * weights.sum()
+        else:
+            pooled = (weights @ activity.reshape(self.n_steps, -1)).reshape(activity.shape[1:])
+        return F.linear(pooled, self.output.weight, self.output.bias * weights.sum())
+
+    def forward_reference(self, x, generator=None, record=False):
+        """The same output computed step by step through autograd.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, n_inputs)
+            Rows scaled to [0, 1].
+        generator : torch.Generator, default=None
+            Randomness for a random encoder (training mode only).
+        record : bool, default=False
+            Return a :class:`SpikeRecord` instead of the output alone.
+        """
+        activity, constant = self._input_drive(x, generator)
+        inputs = self._over_time(activity) if constant else activity
+        n_layers = len(self.layers)
+        v = [0.0] * n_layers
+        spikes = [[] for _ in range(n_layers)]
+        membranes = [[] for _ in range(n_layers)]
+        output = 0.0
+        drop = self.threshold + self.refractory_penalty
+        for input_t in inputs.unbind(0):
+            activity_t = input_t
+            for i, layer in enumerate(self.layers):
+                v[i] = self.decay * v[i] + layer(activity_t)
+                membranes[i].append(v[i])
+                is_readout = i == n_layers - 1
+                if is_readout and self.readout == "membrane":
+                    spikes[i].append(torch.zeros_like(v[i]))
+                    output = output + v[i] / self.n_steps
+                    continue
+                activity_t = spike(v[i] - self.threshold, self.surrogate)
+                spikes[i].append(activity_t)
+                v[i] = v[i] - activity_t.detach() * drop
+                if is_readout:
+                    output = output + activity_t
+        if not record:
+            return output
+        return SpikeRecord(
+            input=inputs,
+            spikes=[torch.stack(s) for s in spikes],
+            membranes=[torch.stack(m) for m in membranes],
+            output=output,
+            threshold=self.threshold,
+        )
