@@ -43,8 +43,8 @@ def resolve_device(device):
 class BaseSNN(BaseEstimator):
     """Base class of the spiking estimators; not for direct use.
 
-    Subclasses define ``_n_outputs``, ``_encode_targets``, ``_loss``,
-    ``_decode_outputs`` and ``_validation_score``.
+    Subclasses define ``_check_y``, ``_encode_targets``, ``_n_outputs``,
+    ``_loss`` and ``_score_outputs``.
     """
 
     _parameter_constraints = {
@@ -75,6 +75,10 @@ class BaseSNN(BaseEstimator):
         """Fit on ``(X, y)``: a full fit, or one more epoch when ``incremental``."""
         self._validate_params()
         self._check_hidden_layer_sizes()
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
         first_pass = not hasattr(self, "module_") or (not self.warm_start and not incremental)
         X = self._prepare_X(X, reset=first_pass)
         y = self._check_y(y, n_samples=X.shape[0])
@@ -270,18 +274,50 @@ class BaseSNN(BaseEstimator):
     # -------------------------------------------------------------- predict
     def _forward(self, X):
         """The network's output for ``X`` as a float64 numpy array, in batches."""
-        check_is_fitted(self, "module_")
-        inputs = self._prepare_X(X, reset=False)
-        return self._forward_scaled(inputs)
+        return self._forward_scaled(self._prepare_X_fitted(X))
 
     def _forward_scaled(self, inputs):
         self.module_.eval()
         outputs = []
         with torch.inference_mode():
             for start in range(0, inputs.shape[0], PREDICT_BATCH_SIZE):
-                batch = torch.as_tensor(inputs[start : start + PREDICT_BATCH_SIZE], device=self._device)
+                batch = torch.as_tensor(
+                    inputs[start : start + PREDICT_BATCH_SIZE], dtype=self._predict_dtype, device=self._device
+                )
                 outputs.append(self.module_(batch).double().cpu().numpy())
         return np.concatenate(outputs) if outputs else np.empty((0, self.module_.output.out_features))
+
+    def simulate(self, X):
+        """Record the spikes and membranes of every layer at every step for ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features)
+            Rows to simulate (keep it to a few hundred: the record holds
+            ``n_steps x n_samples x width`` values per layer).
+
+        Returns
+        -------
+        pynmsnn.network.SpikeRecord
+            Numpy arrays of the input, spikes and membranes per layer, the
+            output, and the layer and input names.
+        """
+        inputs = torch.as_tensor(self._prepare_X_fitted(X), dtype=self._predict_dtype, device=self._device)
+        self.module_.eval()
+        with torch.inference_mode():
+            record = self.module_.forward_reference(inputs, record=True)
+        record.input_names = self._scaler.output_names
+        return record.to_numpy()
+
+    def _prepare_X_fitted(self, X):
+        check_is_fitted(self, "module_")
+        return self._prepare_X(X, reset=False)
+
+    @property
+    def _predict_dtype(self):
+        # float64 on the CPU makes a row's prediction independent of its batch:
+        # float32 matmul kernels sum in an order that depends on the row count.
+        return torch.float64 if self._device.type == "cpu" else torch.float32
 
     def _validation_score(self, X_val, y_val):
         was_training = self.module_.training
@@ -295,7 +331,7 @@ class BaseSNN(BaseEstimator):
         return tags
 
     def __getstate__(self):
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: popping must not touch self
         state.pop("_device", None)
         module = state.get("module_")
         if module is not None and module.output.weight.device.type != "cpu":

@@ -255,7 +255,8 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
         ndarray of shape (n_samples,)
             Predicted labels, of the type of ``classes_``.
         """
-        return self.classes_[np.argmax(self._forward(X), axis=1)]
+        outputs = self._forward(X)
+        return self.classes_[np.argmax(outputs, axis=1)]
 
     def predict_proba(self, X):
         """Class probabilities for ``X``: the softmax of the readout.

@@ -39,24 +39,51 @@ class SpikeRecord:
 
     Attributes
     ----------
-    input : torch.Tensor of shape (n_steps, n_samples, n_inputs)
+    input : array of shape (n_steps, n_samples, n_inputs)
         The encoded input.
-    spikes : list of torch.Tensor of shape (n_steps, n_samples, n_units)
+    spikes : list of arrays of shape (n_steps, n_samples, n_units)
         Spikes of each hidden layer, then of the output layer (all zeros for
         a membrane readout, which does not fire).
-    membranes : list of torch.Tensor of shape (n_steps, n_samples, n_units)
+    membranes : list of arrays of shape (n_steps, n_samples, n_units)
         Membrane potential of each layer after integration, before any reset.
-    output : torch.Tensor of shape (n_samples, n_outputs)
+    output : array of shape (n_samples, n_outputs)
         What the loss sees (membrane average or spike count).
     threshold : float
         The firing threshold.
+    layer_names : list of str
+        'hidden 1', 'hidden 2', ..., 'output'.
+    input_names : list of str
+        Name of each input unit (a column, or ``column=value`` when one-hot).
     """
 
-    input: torch.Tensor
+    input: object
     spikes: list = field(default_factory=list)
     membranes: list = field(default_factory=list)
-    output: torch.Tensor = None
+    output: object = None
     threshold: float = 1.0
+    layer_names: list = field(default_factory=list)
+    input_names: list = field(default_factory=list)
+
+    @property
+    def firing_rates(self):
+        """Mean spikes per neuron per step of each hidden layer, as a dict."""
+        return {
+            name: float(spikes.mean().item())
+            for name, spikes in zip(self.layer_names[:-1], self.spikes[:-1])
+        }
+
+    def to_numpy(self):
+        """The same record with every tensor turned into a numpy array."""
+        as_numpy = lambda t: t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else t  # noqa: E731
+        return SpikeRecord(
+            input=as_numpy(self.input),
+            spikes=[as_numpy(s) for s in self.spikes],
+            membranes=[as_numpy(m) for m in self.membranes],
+            output=as_numpy(self.output),
+            threshold=self.threshold,
+            layer_names=list(self.layer_names),
+            input_names=list(self.input_names),
+        )
 
 
 class SpikingNetwork(nn.Module):
@@ -149,6 +176,11 @@ class SpikingNetwork(nn.Module):
                 return constant, True
         return encode(x, self.n_steps, self.encoder, generator), False
 
+    @staticmethod
+    def _linear(layer, activity):
+        """``layer(activity)`` in the dtype of the activity (float64 at predict on CPU)."""
+        return F.linear(activity, layer.weight.to(activity.dtype), layer.bias.to(activity.dtype))
+
     def _lif(self, current):
         return lif_scan(current, self.decay, self.threshold, self.refractory_penalty, self.surrogate)
 
@@ -156,21 +188,27 @@ class SpikingNetwork(nn.Module):
         return tensor.unsqueeze(0).expand(self.n_steps, *tensor.shape)
 
     def forward(self, x, generator=None):
-        """Output for rows ``x`` of shape (n_samples, n_inputs), scaled to [0, 1]."""
+        """Output for rows ``x`` of shape (n_samples, n_inputs), scaled to [0, 1].
+
+        The computation runs in the dtype of ``x``: estimators predict in float64
+        on the CPU, where summing float32 weights is exact and so does not depend
+        on how many rows share a batch.
+        """
         activity, constant = self._input_drive(x, generator)
         for layer in self.hidden:
-            current = layer(activity)  # one matmul for all steps, or one for a constant
+            current = self._linear(layer, activity)  # one matmul for all steps, or one for a constant
             activity = self._lif(self._over_time(current) if constant else current)
             constant = False
         if self.readout == "spikes":
-            current = self.output(activity)
+            current = self._linear(self.output, activity)
             return self._lif(self._over_time(current) if constant else current).sum(0)
         weights = readout_weights(self.n_steps, self.decay, activity.dtype, activity.device)
         if constant:
             pooled = activity * weights.sum()
         else:
             pooled = (weights @ activity.reshape(self.n_steps, -1)).reshape(activity.shape[1:])
-        return F.linear(pooled, self.output.weight, self.output.bias * weights.sum())
+        weight, bias = self.output.weight.to(pooled.dtype), self.output.bias.to(pooled.dtype)
+        return F.linear(pooled, weight, bias * weights.sum())
 
     def forward_reference(self, x, generator=None, record=False):
         """The same output computed step by step through autograd.
@@ -195,7 +233,7 @@ class SpikingNetwork(nn.Module):
         for input_t in inputs.unbind(0):
             activity_t = input_t
             for i, layer in enumerate(self.layers):
-                v[i] = self.decay * v[i] + layer(activity_t)
+                v[i] = self.decay * v[i] + self._linear(layer, activity_t)
                 membranes[i].append(v[i])
                 is_readout = i == n_layers - 1
                 if is_readout and self.readout == "membrane":
@@ -215,4 +253,6 @@ class SpikingNetwork(nn.Module):
             membranes=[torch.stack(m) for m in membranes],
             output=output,
             threshold=self.threshold,
+            layer_names=[f"hidden {i + 1}" for i in range(len(self.hidden))] + ["output"],
+            input_names=[f"x{j}" for j in range(inputs.shape[-1])],
         )
