@@ -4,7 +4,8 @@
 """
 
 from .estimators import SNNClassifier, SNNRegressor
+from .persistence import load, save
 
 __version__ = "0.1.0"
 
-__all__ = ["SNNClassifier", "SNNRegressor", "__version__"]
+__all__ = ["SNNClassifier", "SNNRegressor", "__version__", "load", "save"]
