@@ -1,0 +1,129 @@
+"""The benchmark harness compares like with like and reports what it measured.
+
+No timing is asserted: these tests check the harness, not the speed.
+"""
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = ROOT / "benchmarks"
+MB = 2**20
+
+
+def load_benchmark(name):
+    """Import ``benchmarks/<name>.py`` as a module (the folder is not a package)."""
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    return module
+
+
+def run_script(name, *args, timeout=120):
+    completed = subprocess.run(
+        [sys.executable, str(BENCHMARKS / f"{name}.py"), *map(str, args)],
+        capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return completed.stdout
+
+
+def test_benchmark_uses_pynmsnn_defaults_for_shared_settings():
+    """Learning rate, decay and threshold are the estimator's defaults, for every library."""
+    from pynmsnn import SNNClassifier
+
+    bench = load_benchmark("bench_engine")
+    defaults = SNNClassifier().get_params()
+    assert bench.LEARNING_RATE == defaults["learning_rate_init"]
+    assert (bench.DECAY, bench.THRESHOLD) == (defaults["decay"], defaults["threshold"])
+
+
+def test_snntorch_network_computes_pynmsnn_forward():
+    """With snnTorch's immediate reset, the reference network equals pynmsnn's, weight for weight."""
+    pytest.importorskip("snntorch")
+    from pynmsnn.network import SpikingNetwork
+
+    bench = load_benchmark("bench_engine")
+    ours = SpikingNetwork(8, (16, 12), 4, n_steps=25, generator=torch.Generator().manual_seed(0))
+    theirs = bench.build_snntorch_network(8, (16, 12), 4, n_steps=25, immediate_reset=True)
+    with torch.no_grad():
+        for their_layer, our_layer in zip([*theirs.linears, theirs.readout], ours.layers):
+            their_layer.weight.copy_(our_layer.weight)
+            their_layer.bias.copy_(our_layer.bias)
+    x = torch.rand(40, 8, generator=torch.Generator().manual_seed(1))
+
+    torch.testing.assert_close(theirs(x), ours(x), atol=1e-5, rtol=1e-5)
+    rates = ours.forward_reference(x, record=True).firing_rates
+    assert all(0 < rate < 1 for rate in rates.values())  # the comparison sees spikes and resets
+
+
+def test_snntorch_default_network_shape_and_training_step():
+    """snnTorch's default (delayed reset) network gives logits of pynmsnn's shape and trains."""
+    pytest.importorskip("snntorch")
+    bench = load_benchmark("bench_engine")
+    torch.manual_seed(0)
+    network = bench.build_snntorch_network(8, (16,), 3, n_steps=5)
+    logits = network(torch.rand(6, 8))
+    assert logits.shape == (6, 3)
+    logits.sum().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in network.parameters())
+
+
+def test_quick_engine_benchmark_report_is_complete_and_consistent(tmp_path):
+    """One quick run: every field present, ratios equal the time ratios, output ends with the profile."""
+    pytest.importorskip("snntorch")
+    figure = tmp_path / "engine.png"
+    stdout = run_script(
+        "bench_engine", "--quick", "--configs", "digits-128", "--epochs", "1", "--predict-rows", "300",
+        "--threads", "1", "--output-dir", tmp_path, "--figure", figure,
+    )
+    report = json.loads((tmp_path / "engine.json").read_text())
+
+    for key in ("machine", "torch_threads", "command", "timing", "seeds", "configs", "profile", "versions"):
+        assert key in report
+    assert report["machine"].startswith(f"{__import__('os').cpu_count()}-core CPU, torch ")
+    assert report["torch_threads"] == 1
+    (config,) = report["configs"]
+    assert config["name"] == "digits-128" and config["layers"] == "64-128-10"
+    assert set(config["results"]) == {"pynmsnn", "snntorch", "mlp"}
+    for result in config["results"].values():
+        for key in ("fit_s", "predict_s", "accuracy", "peak_mb"):
+            assert result[key] is not None and result[key] >= 0, key
+        assert result["n_iter"] == [1]  # exactly the asked epochs
+        assert result["output_shape"] == [config["n_test"], 10]  # same scores, same shape
+
+    ours, theirs = config["results"]["pynmsnn"], config["results"]["snntorch"]
+    ratios = config["ratios"]
+    assert ratios["fit_snntorch_over_pynmsnn"] == pytest.approx(theirs["fit_s"] / ours["fit_s"])
+    assert ratios["predict_snntorch_over_pynmsnn"] == pytest.approx(theirs["predict_s"] / ours["predict_s"])
+    assert ratios["accuracy_pynmsnn_minus_snntorch"] == pytest.approx(ours["accuracy"] - theirs["accuracy"])
+
+    assert sum(report["profile"]["shares"].values()) == pytest.approx(1.0)
+    rst = (tmp_path / "engine.rst").read_text()
+    assert report["machine"] in rst and report["command"] in rst and "snnTorch" in rst
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert stdout.rstrip().splitlines()[0].startswith("Measured on a")
+    assert "Where the time goes" in stdout.rstrip().split("\n\n")[-1]
+
+
+def test_memory_benchmark_reports_data_size_and_all_steps_yardstick(tmp_path):
+    """bench_memory writes, per size, the peak next to X.nbytes and rows * n_steps * hidden * 4."""
+    run_script("bench_memory", "--rows", "600", "--threads", "1", "--output-dir", tmp_path)
+    report = json.loads((tmp_path / "memory.json").read_text())
+
+    assert [r["rows"] for r in report["results"]] == [600]
+    for result in report["results"]:
+        assert result["X_nbytes_mb"] == pytest.approx(result["rows"] * 64 * 8 / MB)
+        assert result["all_steps_mb"] == pytest.approx(result["rows"] * 25 * 128 * 4 / MB)
+        assert result["peak_above_baseline_mb"] >= 0 and result["n_iter"] == 1
+    assert "600" in (tmp_path / "memory.rst").read_text()
