@@ -181,8 +181,10 @@ class SpikingNetwork(nn.Module):
         """``layer(activity)`` in the dtype of the activity (float64 at predict on CPU)."""
         return F.linear(activity, layer.weight.to(activity.dtype), layer.bias.to(activity.dtype))
 
-    def _lif(self, current):
-        return lif_scan(current, self.decay, self.threshold, self.refractory_penalty, self.surrogate)
+    def _lif(self, current, constant=False):
+        """Spikes of LIF neurons driven by ``current`` (constant over time or not)."""
+        n_steps = self.n_steps if constant else None
+        return lif_scan(current, self.decay, self.threshold, self.refractory_penalty, self.surrogate, n_steps)
 
     def _over_time(self, tensor):
         return tensor.unsqueeze(0).expand(self.n_steps, *tensor.shape)
@@ -197,11 +199,11 @@ class SpikingNetwork(nn.Module):
         activity, constant = self._input_drive(x, generator)
         for layer in self.hidden:
             current = self._linear(layer, activity)  # one matmul for all steps, or one for a constant
-            activity = self._lif(self._over_time(current) if constant else current)
+            activity = self._lif(current, constant)
             constant = False
         if self.readout == "spikes":
             current = self._linear(self.output, activity)
-            return self._lif(self._over_time(current) if constant else current).sum(0)
+            return self._lif(current, constant).sum(0)
         weights = readout_weights(self.n_steps, self.decay, activity.dtype, activity.device)
         if constant:
             pooled = activity * weights.sum()

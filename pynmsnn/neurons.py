@@ -18,57 +18,94 @@ Two implementations give the same numbers:
 * :func:`lif_scan` -- the fast path: one ``torch.autograd.Function`` whose
   forward runs three in-place ops per step with no autograd graph and saves only
   the pre-reset membrane, and whose backward computes every surrogate at once,
-  then runs the reverse scan in place.
+  then the (linear) reverse scan as one matmul.
 * :func:`lif_reference` -- a plain step-by-step loop through autograd, kept as
   the reference the fast path is tested against, and used for recording.
 """
 
+import functools
+
 import torch
 
-from .surrogate import spike, surrogate_grad
+from .surrogate import SURROGATES_INPLACE, spike, surrogate_grad
 
 __all__ = ["lif_reference", "lif_scan", "readout_weights"]
 
 
 class _LIFScan(torch.autograd.Function):
-    """The LIF recurrence over the leading time axis as a single autograd node."""
+    """The LIF recurrence over time as a single autograd node.
+
+    ``current`` has shape (n_steps, ...), or, when ``n_steps`` is given, it is a
+    constant current of shape (...) repeated for ``n_steps`` steps (its
+    gradient is then the sum over time, computed inside the reverse scan).
+    """
 
     @staticmethod
-    def forward(ctx, current, decay, threshold, refractory_penalty, surrogate):
-        n_steps = current.shape[0]
-        membrane = torch.empty(current.shape, dtype=current.dtype, device=current.device)
+    def forward(ctx, current, n_steps, decay, threshold, refractory_penalty, surrogate):
+        constant = n_steps is not None
+        steps = n_steps if constant else current.shape[0]
+        shape = (steps, *(current.shape if constant else current.shape[1:]))
+        membrane = torch.empty(shape, dtype=current.dtype, device=current.device)
         spikes = torch.empty_like(membrane)
-        v = torch.zeros(current.shape[1:], dtype=current.dtype, device=current.device)
         drop = threshold + refractory_penalty
-        # Views made once: indexing inside the loop costs a dispatch per step.
-        currents, membranes, spike_steps = current.unbind(0), membrane.unbind(0), spikes.unbind(0)
-        for t in range(n_steps):
-            torch.add(currents[t], v, alpha=decay, out=membranes[t])  # leak + integrate
-            torch.gt(membranes[t], threshold, out=spike_steps[t])  # fire
-            torch.sub(membranes[t], spike_steps[t], alpha=drop, out=v)  # reset
+        over_time = current.unsqueeze(0).expand(shape) if constant else current
+        _forward(over_time, decay, threshold, drop, spikes, membrane)
         ctx.save_for_backward(membrane)
-        ctx.decay, ctx.threshold, ctx.surrogate = decay, threshold, surrogate
+        ctx.constant, ctx.decay, ctx.threshold, ctx.surrogate = constant, decay, threshold, surrogate
         return spikes
 
     @staticmethod
     def backward(ctx, grad_spikes):
         (membrane,) = ctx.saved_tensors
-        sg = surrogate_grad(ctx.surrogate)(membrane - ctx.threshold)
-        grad = sg.mul_(grad_spikes)  # sg is a fresh tensor: reuse it
-        steps = grad.unbind(0)
-        for t in range(len(steps) - 2, -1, -1):
-            steps[t].add_(steps[t + 1], alpha=ctx.decay)
-        return grad, None, None, None, None
+        return _backward(ctx, membrane, grad_spikes), None, None, None, None, None
 
 
-def lif_scan(current, decay, threshold, refractory_penalty=0.0, surrogate="fast_sigmoid"):
+def _forward(current, decay, threshold, drop, spikes, membrane):
+    v = torch.zeros(membrane.shape[1:], dtype=membrane.dtype, device=membrane.device)
+    # Views made once: indexing inside the loop costs a dispatch per step.
+    currents, membranes, spike_steps = current.unbind(0), membrane.unbind(0), spikes.unbind(0)
+    for t in range(len(membranes)):
+        torch.add(currents[t], v, alpha=decay, out=membranes[t])  # leak + integrate
+        torch.gt(membranes[t], threshold, out=spike_steps[t])  # fire
+        torch.sub(membranes[t], spike_steps[t], alpha=drop, out=v)  # reset
+
+
+def _backward(ctx, membrane, grad_spikes):
+    # Every surrogate at once, computed in place in a fresh tensor.
+    local = SURROGATES_INPLACE[ctx.surrogate](membrane - ctx.threshold).mul_(grad_spikes)
+    # The reverse scan g[t] = local[t] + decay * g[t+1] is linear: g = M @ local
+    # with M[t, k] = decay^(k - t) for k >= t. One matmul replaces T small ops;
+    # a constant current needs only the column sums of M (one vector product).
+    n_steps = local.shape[0]
+    flat = local.view(n_steps, -1)
+    if ctx.constant:
+        return (_time_sum_weights(n_steps, ctx.decay, local.dtype, local.device) @ flat).view(local.shape[1:])
+    return (_reverse_scan_matrix(n_steps, ctx.decay, local.dtype, local.device) @ flat).view(local.shape)
+
+
+@functools.lru_cache(maxsize=64)
+def _reverse_scan_matrix(n_steps, decay, dtype, device):
+    """``M[t, k] = decay^(k - t)`` for ``k >= t``, else 0."""
+    steps = torch.arange(n_steps, dtype=torch.float64)
+    lag = steps[None, :] - steps[:, None]
+    matrix = torch.where(lag >= 0, torch.tensor(decay, dtype=torch.float64) ** lag.clamp(min=0), 0.0)
+    return matrix.to(dtype=dtype, device=device)
+
+
+@functools.lru_cache(maxsize=64)
+def _time_sum_weights(n_steps, decay, dtype, device):
+    """Column sums of :func:`_reverse_scan_matrix`: ``sum_{j<=k} decay^j``."""
+    return _reverse_scan_matrix(n_steps, decay, torch.float64, "cpu").sum(0).to(dtype=dtype, device=device)
+
+
+def lif_scan(current, decay, threshold, refractory_penalty=0.0, surrogate="fast_sigmoid", n_steps=None):
     """Run LIF neurons over time; the fast path.
 
     Parameters
     ----------
-    current : torch.Tensor of shape (n_steps, ...)
-        Input current per time step. May be an expanded view (a constant
-        current repeated over time); its gradient then sums over time.
+    current : torch.Tensor of shape (n_steps, ...), or (...) with ``n_steps``
+        Input current per time step, or a constant current when ``n_steps``
+        is given.
     decay : float
         Membrane leak factor per step, in [0, 1].
     threshold : float
@@ -77,10 +114,12 @@ def lif_scan(current, decay, threshold, refractory_penalty=0.0, surrogate="fast_
         Extra amount subtracted from the membrane after a spike.
     surrogate : str, default='fast_sigmoid'
         Name of the surrogate derivative (see :mod:`pynmsnn.surrogate`).
+    n_steps : int, default=None
+        Repeat a constant ``current`` for this many steps.
 
     Returns
     -------
-    torch.Tensor of the shape of ``current``
+    torch.Tensor of shape (n_steps, ...)
         Spikes, 0.0 or 1.0.
 
     Examples
@@ -89,10 +128,15 @@ def lif_scan(current, decay, threshold, refractory_penalty=0.0, surrogate="fast_
     >>> from pynmsnn.neurons import lif_scan
     >>> lif_scan(torch.full((4, 1), 0.6), decay=0.5, threshold=1.0).flatten()
     tensor([0., 0., 1., 0.])
+    >>> lif_scan(torch.full((1,), 0.6), decay=0.5, threshold=1.0, n_steps=4)
+    tensor([[0.],
+            [0.],
+            [1.],
+            [0.]])
     """
     surrogate_grad(surrogate)
     return _LIFScan.apply(
-        current, float(decay), float(threshold), float(refractory_penalty), surrogate
+        current, n_steps, float(decay), float(threshold), float(refractory_penalty), surrogate
     )
 
 

@@ -43,3 +43,13 @@ def test_spike_backward_is_the_surrogate(name):
 def test_unknown_surrogate_names_the_choices():
     with pytest.raises(ValueError, match="Unknown surrogate 'relu'.*fast_sigmoid"):
         surrogate_grad("relu")
+
+
+@pytest.mark.parametrize("name", sorted(FORMULAS))
+def test_inplace_surrogate_matches_formula(name):
+    """The in-place variants used by the fast backward give the same numbers."""
+    from pynmsnn.surrogate import SURROGATES_INPLACE
+
+    x = X.clone()
+    result = SURROGATES_INPLACE[name](x)
+    torch.testing.assert_close(result, FORMULAS[name](X))
