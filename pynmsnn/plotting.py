@@ -343,10 +343,13 @@ class SpikeRasterDisplay:
             This display.
         """
         widths = [np.asarray(a).shape[1] for a in self.activity]
-        # Panel height grows with its number of units, within bounds.
-        heights = [float(np.clip(w, 3, 25)) for w in widths]
+        # Panel height grows with its number of units, within bounds; a panel with
+        # a named tick per unit needs a line of text per unit, a numbered one less.
+        named = [bool(self.unit_names and self.unit_names[i]) for i in range(len(widths))]
+        heights = [float(np.clip(w, 2, MAX_TICK_LABELS) if has_names else np.clip(w, 3, 20))
+                   for w, has_names in zip(widths, named)]
         if figure is None:
-            figure = _pyplot().figure(figsize=(8, 1.2 + 0.11 * sum(heights) + 0.35 * len(widths)),
+            figure = _pyplot().figure(figsize=(8, 1.2 + 0.15 * sum(heights) + 0.4 * len(widths)),
                                       layout="constrained")
         grid = figure.add_gridspec(len(widths), 2, height_ratios=heights, width_ratios=[40, 1])
         self.axes_, self.rasters_, self.images_ = [], [], []
@@ -424,7 +427,7 @@ def _draw_raster(ax, spikes, color):
 
     steps, units = np.nonzero(spikes)
     segments = [[(t, u - 0.4), (t, u + 0.4)] for t, u in zip(steps, units)]
-    raster = LineCollection(segments, colors=color, linewidths=2.0)
+    raster = LineCollection(segments, colors=color, linewidths=2.5)
     ax.add_collection(raster)
     return raster
 
@@ -672,17 +675,15 @@ class FiringRateDisplay:
         colors = [_panel_color(name) for name in names]
         positions = np.arange(len(names))
         self.bars_ = ax.bar(positions, means, width=0.6, color=colors, alpha=0.35, label="layer mean")
-        ax.bar_label(self.bars_, fmt="%.3f", padding=2, fontsize="small")
         jitter = np.random.default_rng(0)  # fixed: the same figure every time
         self.points_ = []
-        for position, name, color in zip(positions, names, colors):
+        labels = []
+        for position, name, color, mean in zip(positions, names, colors, means):
             rates = np.asarray(self.rates[name])
             x = position + jitter.uniform(-0.2, 0.2, size=len(rates))
             self.points_.append(ax.scatter(x, rates, s=12, color=color, alpha=0.8, linewidths=0))
-            silent = float(np.mean(rates == 0))
-            ax.annotate(f"{silent:.0%} silent", (position, 0), xytext=(0, -28), textcoords="offset points",
-                        ha="center", fontsize="small", color="0.35", annotation_clip=False)
-        ax.set_xticks(positions, names)
+            labels.append(f"{name}\nmean {mean:.3f}\n{np.mean(rates == 0):.0%} silent")
+        ax.set_xticks(positions, labels)
         ax.set_xlim(-0.8, len(names) - 0.2)
         ax.set_ylim(0, max(1e-3, max(float(np.max(r)) for r in self.rates.values())) * 1.15)
         ax.set_ylabel("spikes per neuron per step")
