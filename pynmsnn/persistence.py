@@ -303,10 +303,12 @@ def _read(path):
             f"refuses to build ({_refused_object(error)}). A pickle or joblib file can run code "
             "when loaded: open it with pickle.load or joblib.load only if you trust where it came from."
         ) from None
-    except Exception as error:  # noqa: BLE001 - a weights-only read runs no code; any failure means a bad file
+    except PermissionError:
+        raise
+    except Exception:  # noqa: BLE001 - a weights-only read runs no code; any failure means a bad file
         raise ValueError(
-            f"{path!r} is not a pynmsnn model file, or it is truncated or damaged "
-            f"({_first_line(error)}); save the model again with pynmsnn.save."
+            f"{path!r} is not a pynmsnn model file, or it is truncated or damaged; "
+            "save the model again with pynmsnn.save."
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != _MAGIC:
         raise ValueError(
