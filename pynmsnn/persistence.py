@@ -262,6 +262,12 @@ def load(path):
     --------
     save : Write the file.
 
+    Notes
+    -----
+    Predictions are identical to the saved estimator's on the same kind of
+    device. A CPU predicts in float64 and a GPU in float32, so a model trained
+    on a GPU and loaded on a CPU agrees with its GPU predictions to about 1e-6.
+
     Examples
     --------
     >>> import os, tempfile
