@@ -29,7 +29,11 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6", "nbclient>=0.7", "nbformat>=5", "ipykernel>=6"],
+        # Dask runs the cluster tests; neither pulls torch.
+        "test": [
+            "pytest>=7", "hypothesis>=6", "nbclient>=0.7", "nbformat>=5", "ipykernel>=6",
+            "dask[distributed]>=2024.1", "dask-ml>=2024.1",
+        ],
         "bench": ["snntorch>=0.9"],
         "dask": ["dask[distributed]>=2024.1", "dask-ml>=2024.1"],
     },
