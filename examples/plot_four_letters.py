@@ -74,6 +74,8 @@ def draw_mean_spikes(ax, clf, X_test, y_test):
     counts = clf.simulate(X_test).spikes[-1].sum(axis=0)  # (n_rows, n_outputs)
     letters = list(clf.classes_)
     means = np.array([counts[(y_test == letter).to_numpy()].mean(axis=0) for letter in letters])
+    winners = ", ".join(f"'{letter}' -> neuron {letters[j]}" for letter, j in zip(letters, means.argmax(axis=1)))
+    print(f"output neuron with the most spikes per letter: {winners}")
     image = ax.imshow(means, cmap="Reds", vmin=0, vmax=clf.n_steps)
     for (i, j), value in np.ndenumerate(means):
         ax.text(j, i, f"{value:.1f}", ha="center", va="center",

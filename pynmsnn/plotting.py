@@ -760,10 +760,7 @@ class PredictionDisplay:
         PredictionDisplay
         """
         if target_names is None:
-            if hasattr(y, "columns"):
-                target_names = [str(c) for c in y.columns]
-            elif getattr(y, "name", None) is not None:
-                target_names = [str(y.name)]
+            target_names = _target_names(y)
         display = cls(np.asarray(y), np.asarray(estimator.predict(X)), target_names=target_names,
                       estimator_name=type(estimator).__name__)
         return display.plot(ax=ax)
@@ -815,6 +812,15 @@ class PredictionDisplay:
             axis.legend(frameon=False, loc="upper left")
         self.axes_, self.ax_, self.figure_ = axes, axes[0], axes[0].figure
         return self
+
+
+def _target_names(y):
+    """Column names of a DataFrame ``y``, the name of a Series, else None."""
+    if hasattr(y, "columns"):
+        return [str(c) for c in y.columns]
+    if getattr(y, "name", None) is not None:
+        return [str(y.name)]
+    return None
 
 
 def _r2(y_true, y_pred):
@@ -893,9 +899,8 @@ class ResultDisplay:
             score = float(np.trace(matrix) / matrix.sum())
             result = cls(display, score=score, score_name="accuracy", estimator_name=name)
         else:
-            target_names = [str(y.name)] if getattr(y, "name", None) is not None else None
             display = PredictionDisplay(np.asarray(y), np.asarray(estimator.predict(X)),
-                                        target_names=target_names, estimator_name=name)
+                                        target_names=_target_names(y), estimator_name=name)
             y_true = display.y_true.reshape(len(display.y_true), -1)
             y_pred = display.y_pred.reshape(len(display.y_pred), -1)
             score = float(np.mean([_r2(y_true[:, j], y_pred[:, j]) for j in range(y_true.shape[1])]))

@@ -60,6 +60,11 @@ def test_example_script_writes_its_figure(script, tmp_path):
     assert image[..., :3].std() > 0.05  # not a blank canvas
     assert_scores(result.stdout, bounds)
     assert (FIGURES / figure).stat().st_size > 10_000  # the committed copy is there
+    if script == "plot_four_letters.py":
+        # Each letter's own output neuron is the one that spikes most for it.
+        winners = re.search(r"most spikes per letter: (.*)", result.stdout).group(1)
+        pairs = re.findall(r"'(\w)' -> neuron (\w)", winners)
+        assert len(pairs) == 4 and all(shown == neuron for shown, neuron in pairs), winners
 
 
 def cell_outputs(notebook):

@@ -117,7 +117,8 @@ def test_raster_of_a_membrane_readout_shows_its_membrane(regressor):
     reg, X, _ = regressor
     display = SpikeRasterDisplay.from_estimator(reg, X, row=1, layers=["hidden 1", "output"])
     assert [ax.get_title(loc="left") for ax in display.axes_][1] == "output (membrane readout)"
-    np.testing.assert_allclose(display.images_[1].get_array().ravel(), reg.simulate(X.iloc[1:2]).membranes[-1][:, 0, 0])
+    membrane = reg.simulate(X.iloc[1:2]).membranes[-1][:, 0, 0]
+    np.testing.assert_allclose(display.images_[1].get_array().ravel(), membrane)
     assert display.images_[0] is None and display.rasters_[1] is None
 
 
