@@ -1,6 +1,7 @@
 """The shared estimator: validation, preprocessing, training loop and inference."""
 
 import copy
+import functools
 import warnings
 from numbers import Integral, Real
 
@@ -25,7 +26,17 @@ from .surrogate import SURROGATES
 
 __all__ = ["BaseSNN"]
 
-PREDICT_BATCH_SIZE = 4096
+# Prediction runs in chunks of a fixed number of rows per model, the last one
+# padded with zeros: matmul kernels are bitwise reproducible for a fixed shape,
+# so a row's prediction is the same whatever rows it is predicted with. A chunk
+# holds about PREDICT_CHUNK_VALUES spikes per layer, so memory stays bounded.
+PREDICT_CHUNK_VALUES = 2**20
+
+
+def predict_chunk_rows(n_steps, widths):
+    """Rows per prediction chunk: a multiple of 64 between 64 and 4096."""
+    rows = PREDICT_CHUNK_VALUES // (n_steps * max(widths)) // 64 * 64
+    return int(min(4096, max(64, rows)))
 
 
 def resolve_device(device):
@@ -38,6 +49,28 @@ def resolve_device(device):
             f"(torch {torch.__version__}); use device='auto' or device='cpu'."
         )
     return torch.device(device)
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_has_native_bf16():
+    """Whether this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX)."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            flags = cpuinfo.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def spike_matmul_dtype(precision, device):
+    """The dtype of spike-input matmuls for a ``precision`` parameter on ``device``."""
+    if precision == "float32":
+        return None
+    if precision == "bfloat16":
+        return torch.bfloat16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+    return torch.bfloat16 if cpu_has_native_bf16() else None
 
 
 class BaseSNN(BaseEstimator):
@@ -67,6 +100,7 @@ class BaseSNN(BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "precision": [StrOptions({"auto", "float32", "bfloat16"})],
         "device": [StrOptions({"auto", "cpu", "cuda"})],
     }
 
@@ -207,6 +241,7 @@ class BaseSNN(BaseEstimator):
             self.best_validation_score_ = -np.inf
         best_state, no_improvement = None, 0
         epochs = self._progress(range(n_epochs))
+        self._set_precision()
         self.module_.train()
         for _ in epochs:
             loss = self._run_epoch(inputs, targets, batch_size, generator, device_generator)
@@ -278,15 +313,21 @@ class BaseSNN(BaseEstimator):
         return self._forward_scaled(self._prepare_X_fitted(X))
 
     def _forward_scaled(self, inputs):
+        """Network output for scaled rows, in fixed-size chunks without autograd."""
         self.module_.eval()
-        outputs = []
+        n_rows = inputs.shape[0]
+        outputs = np.empty((n_rows, self.module_.output.out_features))
+        self._set_precision()
+        module = self.module_
+        size = predict_chunk_rows(module.n_steps, [layer.out_features for layer in module.layers])
+        chunk = torch.zeros((size, inputs.shape[1]), dtype=torch.float32, device=self._device)
         with torch.inference_mode():
-            for start in range(0, inputs.shape[0], PREDICT_BATCH_SIZE):
-                batch = torch.as_tensor(
-                    inputs[start : start + PREDICT_BATCH_SIZE], dtype=self._predict_dtype, device=self._device
-                )
-                outputs.append(self.module_(batch).double().cpu().numpy())
-        return np.concatenate(outputs) if outputs else np.empty((0, self.module_.output.out_features))
+            for start in range(0, n_rows, size):
+                rows = inputs[start : start + size]
+                chunk[: len(rows)] = torch.as_tensor(rows)
+                chunk[len(rows) :] = 0.0
+                outputs[start : start + len(rows)] = self.module_(chunk)[: len(rows)].double().cpu().numpy()
+        return outputs
 
     def simulate(self, X):
         """Record the spikes and membranes of every layer at every step for ``X``.
@@ -303,22 +344,21 @@ class BaseSNN(BaseEstimator):
             Numpy arrays of the input, spikes and membranes per layer, the
             output, and the layer and input names.
         """
-        inputs = torch.as_tensor(self._prepare_X_fitted(X), dtype=self._predict_dtype, device=self._device)
+        inputs = torch.as_tensor(self._prepare_X_fitted(X), device=self._device)
+        self._set_precision()
         self.module_.eval()
         with torch.inference_mode():
             record = self.module_.forward_reference(inputs, record=True)
         record.input_names = self._scaler.output_names
         return record.to_numpy()
 
+    def _set_precision(self):
+        # Resolved at each use, so a model moved to another machine adapts.
+        self.module_.spike_matmul_dtype = spike_matmul_dtype(self.precision, self._device)
+
     def _prepare_X_fitted(self, X):
         check_is_fitted(self, "module_")
         return self._prepare_X(X, reset=False)
-
-    @property
-    def _predict_dtype(self):
-        # float64 on the CPU makes a row's prediction independent of its batch:
-        # float32 matmul kernels sum in an order that depends on the row count.
-        return torch.float64 if self._device.type == "cpu" else torch.float32
 
     def _validation_score(self, X_val, y_val):
         was_training = self.module_.training

@@ -20,9 +20,10 @@ are deterministic and one row's answer does not depend on the other rows.
 
 import torch
 
-__all__ = ["ENCODERS", "encode", "mean_current"]
+__all__ = ["BINARY_ENCODERS", "ENCODERS", "encode", "mean_current"]
 
 ENCODERS = ("current", "latency", "noisy", "poisson")
+BINARY_ENCODERS = ("latency", "poisson")  # their output is spikes, 0 or 1
 
 
 def current(x, n_steps, generator=None):

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .encoders import encode, mean_current
+from .encoders import BINARY_ENCODERS, encode, mean_current
 from .neurons import lif_scan, readout_weights
 from .surrogate import spike
 
@@ -111,6 +111,9 @@ class SpikingNetwork(nn.Module):
         How a row becomes ``n_steps`` of input (see :mod:`pynmsnn.encoders`).
     readout : {'membrane', 'spikes'}, default='membrane'
         Average the readout membrane over time, or count readout spikes.
+    spike_matmul_dtype : torch.dtype, default=None
+        Dtype of the matmuls whose input is spikes (``torch.bfloat16`` is
+        several times faster on CPUs with native bf16); None keeps the input's.
     generator : torch.Generator, default=None
         Source of randomness for the initial weights.
 
@@ -136,6 +139,7 @@ class SpikingNetwork(nn.Module):
         surrogate="fast_sigmoid",
         encoder="current",
         readout="membrane",
+        spike_matmul_dtype=None,
         generator=None,
     ):
         super().__init__()
@@ -153,6 +157,7 @@ class SpikingNetwork(nn.Module):
         self.surrogate = surrogate
         self.encoder = encoder
         self.readout = readout
+        self.spike_matmul_dtype = spike_matmul_dtype
         self.reset_parameters(generator)
 
     @property
@@ -176,10 +181,23 @@ class SpikingNetwork(nn.Module):
                 return constant, True
         return encode(x, self.n_steps, self.encoder, generator), False
 
-    @staticmethod
-    def _linear(layer, activity):
-        """``layer(activity)`` in the dtype of the activity (float64 at predict on CPU)."""
-        return F.linear(activity, layer.weight.to(activity.dtype), layer.bias.to(activity.dtype))
+    def _linear(self, layer, activity, spike_input=False):
+        """``layer(activity)`` in the dtype of the activity (float64 in some tests).
+
+        When the input is spikes and ``spike_matmul_dtype`` is set (bfloat16), the
+        matmul runs in that dtype: spikes (0 or 1) are exact in it, only the
+        weights are rounded, and the products are summed in float32.
+        """
+        dtype = activity.dtype
+        bias = layer.bias.to(dtype)
+        low = self.spike_matmul_dtype
+        if spike_input and low is not None:
+            return F.linear(activity.to(low), layer.weight.to(low)).to(dtype) + bias
+        return F.linear(activity, layer.weight.to(dtype), bias)
+
+    def _spike_input(self, layer_index, constant):
+        """Whether layer ``layer_index`` receives spikes (0/1) rather than currents."""
+        return layer_index > 0 or (not constant and self.encoder in BINARY_ENCODERS)
 
     def _lif(self, current, constant=False):
         """Spikes of LIF neurons driven by ``current`` (constant over time or not)."""
@@ -192,17 +210,17 @@ class SpikingNetwork(nn.Module):
     def forward(self, x, generator=None):
         """Output for rows ``x`` of shape (n_samples, n_inputs), scaled to [0, 1].
 
-        The computation runs in the dtype of ``x``: estimators predict in float64
-        on the CPU, where summing float32 weights is exact and so does not depend
-        on how many rows share a batch.
+        The computation runs in the dtype of ``x``.
         """
         activity, constant = self._input_drive(x, generator)
+        spike_input = self._spike_input(0, constant)
         for layer in self.hidden:
-            current = self._linear(layer, activity)  # one matmul for all steps, or one for a constant
+            # One matmul for all steps, or a single one for a constant current.
+            current = self._linear(layer, activity, spike_input)
             activity = self._lif(current, constant)
-            constant = False
+            constant, spike_input = False, True
         if self.readout == "spikes":
-            current = self._linear(self.output, activity)
+            current = self._linear(self.output, activity, spike_input)
             return self._lif(current, constant).sum(0)
         weights = readout_weights(self.n_steps, self.decay, activity.dtype, activity.device)
         if constant:
@@ -225,6 +243,7 @@ class SpikingNetwork(nn.Module):
             Return a :class:`SpikeRecord` instead of the output alone.
         """
         activity, constant = self._input_drive(x, generator)
+        first_spike_input = self._spike_input(0, constant)
         inputs = self._over_time(activity) if constant else activity
         n_layers = len(self.layers)
         v = [0.0] * n_layers
@@ -235,9 +254,12 @@ class SpikingNetwork(nn.Module):
         for input_t in inputs.unbind(0):
             activity_t = input_t
             for i, layer in enumerate(self.layers):
-                v[i] = self.decay * v[i] + self._linear(layer, activity_t)
-                membranes[i].append(v[i])
                 is_readout = i == n_layers - 1
+                # The membrane readout's fast path sums time first, then multiplies
+                # in full precision; spike-input layers may use spike_matmul_dtype.
+                spike_input = (i > 0 or first_spike_input) and not (is_readout and self.readout == "membrane")
+                v[i] = self.decay * v[i] + self._linear(layer, activity_t, spike_input)
+                membranes[i].append(v[i])
                 if is_readout and self.readout == "membrane":
                     spikes[i].append(torch.zeros_like(v[i]))
                     output = output + v[i] / self.n_steps

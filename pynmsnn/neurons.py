@@ -60,10 +60,13 @@ class _LIFScan(torch.autograd.Function):
         return _backward(ctx, membrane, grad_spikes), None, None, None, None, None
 
 
-def _forward(current, decay, threshold, drop, spikes, membrane):
-    v = torch.zeros(membrane.shape[1:], dtype=membrane.dtype, device=membrane.device)
+def _forward(current, decay, threshold, drop, spikes, membranes):
+    """The scan's loop; ``membranes`` is a (T, ...) tensor or a list of T buffers."""
+    v = torch.zeros(spikes.shape[1:], dtype=spikes.dtype, device=spikes.device)
     # Views made once: indexing inside the loop costs a dispatch per step.
-    currents, membranes, spike_steps = current.unbind(0), membrane.unbind(0), spikes.unbind(0)
+    currents, spike_steps = current.unbind(0), spikes.unbind(0)
+    if isinstance(membranes, torch.Tensor):
+        membranes = membranes.unbind(0)
     for t in range(len(membranes)):
         torch.add(currents[t], v, alpha=decay, out=membranes[t])  # leak + integrate
         torch.gt(membranes[t], threshold, out=spike_steps[t])  # fire
@@ -135,9 +138,23 @@ def lif_scan(current, decay, threshold, refractory_penalty=0.0, surrogate="fast_
             [0.]])
     """
     surrogate_grad(surrogate)
+    if not (torch.is_grad_enabled() and current.requires_grad):
+        return _scan_spikes_only(current, n_steps, float(decay), float(threshold), float(refractory_penalty))
     return _LIFScan.apply(
         current, n_steps, float(decay), float(threshold), float(refractory_penalty), surrogate
     )
+
+
+def _scan_spikes_only(current, n_steps, decay, threshold, refractory_penalty):
+    """Inference: the same scan keeping one step of membrane instead of all of them."""
+    constant = n_steps is not None
+    steps = n_steps if constant else current.shape[0]
+    step_shape = current.shape if constant else current.shape[1:]
+    spikes = torch.empty((steps, *step_shape), dtype=current.dtype, device=current.device)
+    membrane = torch.empty(step_shape, dtype=current.dtype, device=current.device)
+    over_time = current.unsqueeze(0).expand(spikes.shape) if constant else current
+    _forward(over_time, decay, threshold, threshold + refractory_penalty, spikes, [membrane] * steps)
+    return spikes
 
 
 def lif_reference(current, decay, threshold, refractory_penalty=0.0, surrogate="fast_sigmoid"):

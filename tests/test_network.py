@@ -67,3 +67,38 @@ def test_construction_leaves_global_rng_alone():
     torch.manual_seed(123)
     SpikingNetwork(5, (7,), 2, generator=torch.Generator().manual_seed(0))
     assert torch.equal(torch.rand(3), expected)
+
+
+@pytest.mark.parametrize("encoder", ["current", "poisson"])
+@pytest.mark.parametrize("readout", ["membrane", "spikes"])
+def test_bfloat16_spike_matmuls_match_the_reference_in_the_same_precision(encoder, readout):
+    """With spike_matmul_dtype=bfloat16 the fast path still equals the reference
+    forward exactly (spikes are exact in bf16, sums in float32); gradients agree to
+    bf16 rounding, since the two paths round partial sums differently."""
+    net = make_network(encoder, readout, (10, 8)).float()
+    net.spike_matmul_dtype = torch.bfloat16
+    x = torch.rand(5, 6, generator=torch.Generator().manual_seed(1))
+    fast = net(x, generator=torch.Generator().manual_seed(3))
+    fast.sum().backward()
+    fast_grads = [p.grad.clone() for p in net.parameters()]
+    net.zero_grad()
+    reference = net.forward_reference(x, generator=torch.Generator().manual_seed(3))
+    reference.sum().backward()
+    torch.testing.assert_close(fast, reference)
+    for fast_grad, parameter in zip(fast_grads, net.parameters()):
+        scale = parameter.grad.abs().max().item() + 1e-6
+        assert (fast_grad - parameter.grad).abs().max().item() <= 0.03 * scale
+
+
+def test_spike_input_layers_use_the_low_precision_dtype():
+    """Only layers fed by spikes are rounded: the first layer's constant current and
+    the membrane readout stay float32."""
+    net = make_network("current", "membrane", (10, 8)).float()
+    x = torch.rand(4, 6)
+    with torch.no_grad():
+        exact = net.forward_reference(x, record=True)
+        net.spike_matmul_dtype = torch.bfloat16
+        low = net.forward_reference(x, record=True)
+    torch.testing.assert_close(low.membranes[0], exact.membranes[0], rtol=0, atol=0)
+    assert not torch.equal(low.membranes[1], exact.membranes[1])  # fed by spikes: rounded
+    torch.testing.assert_close(low.membranes[1], exact.membranes[1], rtol=0.02, atol=0.02)
