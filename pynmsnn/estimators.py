@@ -79,8 +79,9 @@ _SHARED_PARAMETERS = """\
         Continue from the previous fit's weights instead of starting afresh.
 
     precision : {'auto', 'float32', 'bfloat16'}, default='auto'
-        Number format of the matmuls whose input is spikes (hidden layers after
-        the first). Spikes are 0 or 1, exact in bfloat16, so only the weights
+        Number format of the matmuls of hidden layers whose input is spikes
+        (every hidden layer after the first; the readout always multiplies in
+        float32). Spikes are 0 or 1, exact in bfloat16, so only the weights
         are rounded (to 3 significant digits) while sums, membranes and the
         weights themselves stay float32. 'auto' uses bfloat16 where the hardware
         multiplies it natively (CPUs with AVX512-BF16 or AMX, CUDA GPUs with

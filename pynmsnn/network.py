@@ -86,6 +86,32 @@ class SpikeRecord:
         )
 
 
+class _LowPrecisionSpikeLinear(torch.autograd.Function):
+    """``spikes @ weight.T`` with the forward and input-gradient matmuls in a low dtype.
+
+    Spikes (0 or 1) are exact in bfloat16, so the forward rounds only the
+    weights. The weight gradient, which carries the small updates learning
+    depends on, is computed in the input's full precision.
+    """
+
+    @staticmethod
+    def forward(ctx, spikes, weight, low):
+        ctx.save_for_backward(spikes, weight)
+        ctx.low = low
+        return F.linear(spikes.to(low), weight.to(low)).to(spikes.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        spikes, weight = ctx.saved_tensors
+        grad_spikes = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            grad_spikes = (grad_out.to(ctx.low) @ weight.to(ctx.low)).to(grad_out.dtype)
+        if ctx.needs_input_grad[1]:
+            flat_grad = grad_out.reshape(-1, grad_out.shape[-1])
+            grad_weight = flat_grad.T @ spikes.reshape(-1, spikes.shape[-1]).to(grad_out.dtype)
+        return grad_spikes, grad_weight, None
+
+
 class SpikingNetwork(nn.Module):
     """Fully connected spiking network with a leaky readout.
 
@@ -112,8 +138,9 @@ class SpikingNetwork(nn.Module):
     readout : {'membrane', 'spikes'}, default='membrane'
         Average the readout membrane over time, or count readout spikes.
     spike_matmul_dtype : torch.dtype, default=None
-        Dtype of the matmuls whose input is spikes (``torch.bfloat16`` is
-        several times faster on CPUs with native bf16); None keeps the input's.
+        Dtype of the hidden layers' matmuls whose input is spikes
+        (``torch.bfloat16`` is several times faster on CPUs with native bf16);
+        None keeps the input's. The readout always uses the input's dtype.
     generator : torch.Generator, default=None
         Source of randomness for the initial weights.
 
@@ -192,7 +219,7 @@ class SpikingNetwork(nn.Module):
         bias = layer.bias.to(dtype)
         low = self.spike_matmul_dtype
         if spike_input and low is not None:
-            return F.linear(activity.to(low), layer.weight.to(low)).to(dtype) + bias
+            return _LowPrecisionSpikeLinear.apply(activity, layer.weight, low) + bias
         return F.linear(activity, layer.weight.to(dtype), bias)
 
     def _spike_input(self, layer_index, constant):
@@ -212,15 +239,37 @@ class SpikingNetwork(nn.Module):
 
         The computation runs in the dtype of ``x``.
         """
+        return self._forward(x, generator)
+
+    def forward_with_rates(self, x, generator=None):
+        """The output and the mean firing rate of each hidden layer.
+
+        Returns
+        -------
+        output : torch.Tensor of shape (n_samples, n_outputs)
+            What :meth:`forward` returns.
+        rates : torch.Tensor of shape (n_hidden_layers,)
+            Spikes per neuron per step of each hidden layer over the rows of
+            ``x``; differentiable through the surrogate, so a loss may
+            penalise it.
+        """
+        rates = []
+        output = self._forward(x, generator, rates)
+        return output, torch.stack(rates) if rates else output.new_zeros(0)
+
+    def _forward(self, x, generator=None, rates=None):
+        """The fast path; appends each hidden layer's mean rate to ``rates`` when a list."""
         activity, constant = self._input_drive(x, generator)
         spike_input = self._spike_input(0, constant)
         for layer in self.hidden:
             # One matmul for all steps, or a single one for a constant current.
             current = self._linear(layer, activity, spike_input)
             activity = self._lif(current, constant)
+            if rates is not None:
+                rates.append(activity.mean())
             constant, spike_input = False, True
         if self.readout == "spikes":
-            current = self._linear(self.output, activity, spike_input)
+            current = self._linear(self.output, activity)  # the readout stays exact
             return self._lif(current, constant).sum(0)
         weights = readout_weights(self.n_steps, self.decay, activity.dtype, activity.device)
         if constant:
@@ -255,9 +304,9 @@ class SpikingNetwork(nn.Module):
             activity_t = input_t
             for i, layer in enumerate(self.layers):
                 is_readout = i == n_layers - 1
-                # The membrane readout's fast path sums time first, then multiplies
-                # in full precision; spike-input layers may use spike_matmul_dtype.
-                spike_input = (i > 0 or first_spike_input) and not (is_readout and self.readout == "membrane")
+                # Only hidden layers fed by spikes may use spike_matmul_dtype; the
+                # readout always multiplies in full precision.
+                spike_input = (i > 0 or first_spike_input) and not is_readout
                 v[i] = self.decay * v[i] + self._linear(layer, activity_t, spike_input)
                 membranes[i].append(v[i])
                 if is_readout and self.readout == "membrane":
