@@ -1,6 +1,11 @@
 """Beyond one process: searches on a Dask cluster, torch threads per worker, out-of-core fits."""
 
+import inspect
 import os
+import platform
+import resource
+import subprocess
+import sys
 import time
 
 import joblib
@@ -12,7 +17,12 @@ from sklearn.datasets import load_digits, make_classification
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, train_test_split
 
 from pynmsnn import SNNClassifier
-from pynmsnn.parallel import TorchThreads, set_torch_threads, worker_torch_threads
+from pynmsnn.parallel import (
+    TorchWorker,
+    set_malloc_threshold,
+    set_torch_threads,
+    setup_torch_workers,
+)
 
 dask = pytest.importorskip("dask")
 distributed = pytest.importorskip("distributed")
@@ -35,7 +45,7 @@ def _local_cluster(n_workers=2):
 
 
 # Workers that would each run torch on two threads, as they do where Dask's nanny
-# defaults (one thread) are not in force; the TorchThreads plugin brings them to one.
+# defaults (one thread) are not in force; the TorchWorker plugin brings them to one.
 TWO_THREADS_EACH = {
     "distributed.nanny.pre-spawn-environ.OMP_NUM_THREADS": 2,
     "distributed.nanny.pre-spawn-environ.MKL_NUM_THREADS": 2,  # torch follows MKL's count
@@ -46,7 +56,7 @@ TWO_THREADS_EACH = {
 def client():
     """A real two-process cluster, one torch thread per worker, closed at the module's end."""
     with dask.config.set(TWO_THREADS_EACH), _local_cluster() as cluster, distributed.Client(cluster) as client:
-        worker_torch_threads(client, 1)  # before any task, as the docs say
+        setup_torch_workers(client, threads=1)  # before any task, as the docs say
         yield client
 
 
@@ -108,8 +118,8 @@ def test_search_on_dask_cluster_matches_local_run(kind, client):
 
 
 # --------------------------------------------------------------- torch threads
-def test_worker_torch_threads_sets_every_worker_now_and_later(client):
-    """Workers started to use two torch threads use one after worker_torch_threads,
+def test_setup_torch_workers_sets_every_worker_now_and_later(client):
+    """Workers started to use two torch threads use one after setup_torch_workers,
     in the threads that run tasks too, and so does a worker that joins later."""
     cluster = client.cluster
     assert set(client.run(os.environ.get, "OMP_NUM_THREADS").values()) == {"2"}
@@ -147,12 +157,41 @@ def test_set_torch_threads_sets_and_reports_the_count():
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "1"])
-def test_thread_count_must_be_a_positive_integer(bad):
-    """A bad count is refused by name before it reaches torch or a worker."""
+def test_counts_must_be_positive_integers(bad):
+    """A bad count is refused by name before it reaches torch, malloc or a worker."""
     with pytest.raises(ValueError, match="n must be a positive integer"):
         set_torch_threads(bad)
-    with pytest.raises(ValueError, match="n must be a positive integer"):
-        TorchThreads(bad)
+    with pytest.raises(ValueError, match="nbytes must be a positive integer"):
+        set_malloc_threshold(bad)
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        TorchWorker(threads=bad)
+    with pytest.raises(ValueError, match="malloc_threshold must be a positive integer"):
+        TorchWorker(malloc_threshold=bad)
+
+
+def _page_faults_of_big_buffers():
+    """Minor page faults while 100 buffers of 1 MiB are filled and freed in turn."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(100):
+        np.ones(2**17)  # 1 MiB of float64, written, then freed
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc thresholds are glibc's")
+def test_worker_malloc_reuses_big_buffers(client):
+    """Under Dask's MALLOC_TRIM_THRESHOLD_ each 1 MiB buffer is mapped afresh (256
+    page faults each); on the plugin's workers it is reused from the heap."""
+    name = TorchWorker.name
+    tuned = client.run(lambda dask_worker: dask_worker.plugins[name].malloc_tuned)
+    assert set(tuned.values()) == {True}
+    assert max(client.run(_page_faults_of_big_buffers).values()) < 2_000
+
+    # The same loop in a process set up as Dask sets up its workers.
+    code = "import resource, numpy as np\n" + inspect.getsource(_page_faults_of_big_buffers)
+    code += "print(_page_faults_of_big_buffers())"
+    env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "65536"}
+    untuned = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert int(untuned.stdout) > 10_000
 
 
 # -------------------------------------------------------------- out of core
