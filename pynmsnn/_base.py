@@ -20,6 +20,7 @@ from sklearn.utils.validation import (
 )
 
 from ._tabular import TableScaler, is_dataframe
+from .activity import activity_report, calibrate_firing, check_firing_health
 from .encoders import ENCODERS
 from .network import SpikingNetwork
 from .surrogate import SURROGATES
@@ -89,6 +90,8 @@ class BaseSNN(BaseEstimator):
         "surrogate": [StrOptions(set(SURROGATES))],
         "encoder": [StrOptions(set(ENCODERS))],
         "alpha": [Interval(Real, 0, None, closed="left")],
+        "spike_penalty": [Interval(Real, 0, None, closed="left")],
+        "init_firing_rate": [Interval(Real, 0, 1, closed="neither"), None],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -119,6 +122,7 @@ class BaseSNN(BaseEstimator):
         targets = self._encode_targets(y, reset=first_pass, classes=classes)
         if first_pass:
             self._initialize(n_outputs=self._n_outputs(targets))
+            calibrate_firing(self, X)  # only with init_firing_rate
         else:
             if not incremental:
                 self._set_rng_seed()
@@ -131,6 +135,8 @@ class BaseSNN(BaseEstimator):
         targets = torch.as_tensor(y_train, device=device)
         self._train(inputs, targets, X_val, y_val, n_epochs=1 if incremental else self.max_iter,
                     early_stopping=early_stopping, incremental=incremental)
+        if not incremental:  # partial_fit stays cheap; a chunk's health is one call away
+            check_firing_health(self, inputs)
         return self
 
     def _check_hidden_layer_sizes(self):
@@ -287,10 +293,18 @@ class BaseSNN(BaseEstimator):
     def _train_step(self, inputs, targets, generator):
         """Forward, loss, backward and one optimizer step on a minibatch."""
         self._optimizer.zero_grad(set_to_none=True)
-        loss = self._loss(self.module_(inputs, generator=generator), targets)
+        loss = self._penalized_loss(inputs, targets, generator)
         loss.backward()
         self._optimizer.step()
         return loss.detach()
+
+    def _penalized_loss(self, inputs, targets, generator):
+        """The minibatch loss plus ``spike_penalty`` times the hidden layers' mean firing rate."""
+        penalty = getattr(self, "spike_penalty", 0.0)
+        if not penalty or not len(self.module_.hidden):
+            return self._loss(self.module_(inputs, generator=generator), targets)
+        output, rates = self.module_.forward_with_rates(inputs, generator=generator)
+        return self._loss(output, targets) + penalty * rates.mean()
 
     def _progress(self, epochs):
         if not self.verbose:
@@ -351,6 +365,51 @@ class BaseSNN(BaseEstimator):
             record = self.module_.forward_reference(inputs, record=True)
         record.input_names = self._scaler.output_names
         return record.to_numpy()
+
+    def activity_report(self, X, **energies):
+        """Firing rates, synaptic operations and energy per layer for ``X``.
+
+        See :func:`pynmsnn.activity.activity_report`, which this calls.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features)
+            Rows to run.
+        **energies : float
+            ``e_ac`` and ``e_mac``, the energy of an accumulate and of a
+            multiply-accumulate in pJ (default 0.9 and 4.6).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per layer and a total.
+        """
+        return activity_report(self, X, **energies)
+
+    def _staged_outputs(self, X):
+        """Readout after each step ``t = 1..n_steps`` from the first ``t`` steps only.
+
+        An array of shape (n_steps, n_samples, n_outputs): the readout membrane
+        averaged over the first ``t`` steps, or the spikes counted so far.
+        """
+        inputs = self._prepare_X_fitted(X)
+        module = self.module_
+        module.eval()
+        self._set_precision()
+        stages = np.empty((module.n_steps, inputs.shape[0], module.output.out_features))
+        steps = torch.arange(1, module.n_steps + 1, device=self._device).view(-1, 1, 1)
+        # A record holds every layer's spikes and membranes: half a predict chunk.
+        size = predict_chunk_rows(module.n_steps, [layer.out_features for layer in module.layers]) // 2
+        with torch.inference_mode():
+            for start in range(0, inputs.shape[0], size):
+                rows = torch.as_tensor(inputs[start : start + size], dtype=torch.float32, device=self._device)
+                record = module.forward_reference(rows, record=True)
+                if module.readout == "spikes":
+                    so_far = record.spikes[-1].cumsum(0)
+                else:
+                    so_far = record.membranes[-1].cumsum(0) / steps
+                stages[:, start : start + len(rows)] = so_far.double().cpu().numpy()
+        return stages
 
     def _set_precision(self):
         # Resolved at each use, so a model moved to another machine adapts.

@@ -42,6 +42,17 @@ _SHARED_PARAMETERS = """\
     alpha : float, default=1e-4
         Strength of the L2 penalty on the weights.
 
+    spike_penalty : float, default=0.0
+        Activity regularization: adds ``spike_penalty`` times the mean firing
+        rate of the hidden layers (spikes per neuron per step) to the training
+        loss, so that the network learns to answer with fewer spikes, hence
+        fewer synaptic operations (see :meth:`activity_report`).
+
+    init_firing_rate : float in (0, 1) or None, default=None
+        When set, a first fit shifts each hidden neuron's bias so that, on up
+        to 512 training rows, it starts firing at about this rate (spikes per
+        step), layer by layer; None keeps the plain random initialisation.
+
     batch_size : int or 'auto', default='auto'
         Minibatch size; 'auto' is ``min(200, n_samples)``.
 
@@ -172,6 +183,8 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
         encoder="current",
         readout="membrane",
         alpha=1e-4,
+        spike_penalty=0.0,
+        init_firing_rate=None,
         batch_size="auto",
         learning_rate_init=1e-3,
         max_iter=200,
@@ -195,6 +208,8 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
         self.encoder = encoder
         self.readout = readout
         self.alpha = alpha
+        self.spike_penalty = spike_penalty
+        self.init_firing_rate = init_firing_rate
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
@@ -288,6 +303,54 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
         """Logarithm of :meth:`predict_proba`."""
         logits = self._forward(X)
         return logits - _logsumexp(logits)
+
+    def staged_predict(self, X):
+        """Predicted labels after each time step: an answer at any time.
+
+        Stage ``t`` (``t = 1, ..., n_steps``) uses only the first ``t`` time
+        steps: the readout membrane averaged over them, or, with
+        ``readout='spikes'``, the spikes counted so far. The last stage is
+        :meth:`predict`. Accuracy per stage tells how long a sample must be
+        simulated, hence how much latency and energy an answer needs.
+
+        Parameters
+        ----------
+        X : {{array-like, DataFrame}} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        generator of ndarray of shape (n_samples,)
+            The labels at each of the ``n_steps`` stages.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from pynmsnn import SNNClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = SNNClassifier((16,), n_steps=6, max_iter=20, random_state=0).fit(X, y)
+        >>> [round(float((labels == y).mean()), 2) >= 0 for labels in clf.staged_predict(X)][-1]
+        True
+        """
+        stages = self._staged_outputs(X)  # computed now, so errors surface at the call
+        return (self.classes_[np.argmax(outputs, axis=1)] for outputs in stages)
+
+    def staged_predict_proba(self, X):
+        """Class probabilities after each time step; the last stage is :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : {{array-like, DataFrame}} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        generator of ndarray of shape (n_samples, n_classes)
+            The probabilities at each of the ``n_steps`` stages (see
+            :meth:`staged_predict`).
+        """
+        stages = self._staged_outputs(X)
+        return (_softmax(outputs) for outputs in stages)
 
     # --- hooks of BaseSNN
     def _check_y(self, y, n_samples):
@@ -387,6 +450,8 @@ class SNNRegressor(RegressorMixin, BaseSNN):
         surrogate="fast_sigmoid",
         encoder="current",
         alpha=1e-4,
+        spike_penalty=0.0,
+        init_firing_rate=None,
         batch_size="auto",
         learning_rate_init=1e-3,
         max_iter=200,
@@ -409,6 +474,8 @@ class SNNRegressor(RegressorMixin, BaseSNN):
         self.surrogate = surrogate
         self.encoder = encoder
         self.alpha = alpha
+        self.spike_penalty = spike_penalty
+        self.init_firing_rate = init_firing_rate
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
@@ -473,6 +540,30 @@ class SNNRegressor(RegressorMixin, BaseSNN):
             Predictions, in the units of the training target.
         """
         predictions = self._forward(X) * self._y_scale + self._y_mean
+        return predictions.ravel() if self._y_is_1d else predictions
+
+    def staged_predict(self, X):
+        """Predictions after each time step: an answer at any time.
+
+        Stage ``t`` (``t = 1, ..., n_steps``) uses the readout membrane
+        averaged over the first ``t`` time steps only. The last stage is
+        :meth:`predict`.
+
+        Parameters
+        ----------
+        X : {{array-like, DataFrame}} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        generator of ndarray of shape (n_samples,) or (n_samples, n_targets)
+            The predictions at each of the ``n_steps`` stages.
+        """
+        stages = self._staged_outputs(X)  # computed now, so errors surface at the call
+        return (self._unscale(outputs) for outputs in stages)
+
+    def _unscale(self, outputs):
+        predictions = outputs * self._y_scale + self._y_mean
         return predictions.ravel() if self._y_is_1d else predictions
 
     # --- hooks of BaseSNN
