@@ -29,10 +29,12 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require={
-        # Dask runs the cluster tests; neither pulls torch.
+        # Dask runs the cluster tests; nir, nirtorch and snntorch the NIR export's.
+        # None of them pulls torch.
         "test": [
             "pytest>=7", "hypothesis>=6", "nbclient>=0.7", "nbformat>=5", "ipykernel>=6",
             "dask[distributed]>=2024.1", "dask-ml>=2024.1",
+            "nir>=1.0.8", "nirtorch>=2.6", "snntorch>=0.9",
         ],
         "bench": ["snntorch>=0.9"],
         "dask": ["dask[distributed]>=2024.1", "dask-ml>=2024.1"],
