@@ -56,7 +56,6 @@ __all__ = ["MALLOC_THRESHOLD", "TorchWorker", "set_malloc_threshold", "set_torch
 #: 32 MiB, glibc's own upper bound for its adaptive threshold on 64-bit systems.
 MALLOC_THRESHOLD = 32 * 2**20
 
-_INSTALL_HINT = 'pip install "dask[distributed]" dask-ml'
 _M_TRIM_THRESHOLD = -1  # mallopt parameter numbers, from glibc's malloc.h
 _M_MMAP_THRESHOLD = -3
 
@@ -241,10 +240,6 @@ def setup_torch_workers(client, threads=1, malloc_threshold=MALLOC_THRESHOLD):
     ...     with joblib.parallel_backend("dask"):
     ...         search = search.fit(X, y)
     """
-    try:
-        import distributed  # noqa: F401  (the plugin needs it)
-    except ImportError as error:  # pragma: no cover - only without dask installed
-        raise ImportError(f"setup_torch_workers needs Dask's distributed: {_INSTALL_HINT}") from error
     client.register_plugin(TorchWorker(threads, malloc_threshold))
     return client.run(torch.get_num_threads)
 
