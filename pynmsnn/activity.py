@@ -501,6 +501,10 @@ class EnergyDisplay:
         ops_ax.bar(positions + 0.2, layers["dense_macs_per_sample"], 0.4, color="0.6", label="dense MLP MACs")
         ops_ax.set_xticks(positions, [f"{name} ->" for name in layers.index])
         ops_ax.set_yscale("log")
+        positive = layers[["acs_per_sample", "macs_per_sample", "dense_macs_per_sample"]].to_numpy()
+        positive = positive[positive > 0]
+        if positive.size:  # bars start at 0, which a log axis cannot show: start below the smallest
+            ops_ax.set_ylim(bottom=positive.min() / 3)
         ops_ax.set_ylabel("operations per sample")
         ops_ax.legend(fontsize="small")
         total = self.report.loc["total"]
