@@ -5,9 +5,13 @@ import warnings
 
 import matplotlib
 import pytest
+import torch
 from sklearn.exceptions import ConvergenceWarning
 
 matplotlib.use("Agg")
+# Small networks train as fast on one torch thread as on two, and a second
+# thread competing with other work on a small machine slows fits down many times.
+torch.set_num_threads(1)
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 # Small settings that keep each fit well under a second.

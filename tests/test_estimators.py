@@ -1,0 +1,146 @@
+"""Estimator behaviour: labels of any type, targets, fitted attributes, partial_fit, warm_start."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris, make_classification, make_regression
+
+from pynmsnn import SNNClassifier, SNNRegressor
+
+SMALL = dict(hidden_layer_sizes=(16,), n_steps=6, max_iter=40, learning_rate_init=0.02, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def binary():
+    return make_classification(n_samples=120, n_features=5, n_informative=3, class_sep=2.0, random_state=0)
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array([3, 7]),
+        np.array(["no", "yes"]),
+        np.array([False, True]),
+        np.array([-1.5, 2.5]),
+    ],
+    ids=["ints", "strings", "bools", "floats"],
+)
+def test_binary_labels_of_any_type_come_back_as_given(binary, labels):
+    X, y = binary
+    y_labels = labels[y]
+    clf = SNNClassifier(**SMALL).fit(X, y_labels)
+    np.testing.assert_array_equal(clf.classes_, np.sort(labels))
+    predicted = clf.predict(X)
+    assert predicted.dtype == y_labels.dtype
+    assert set(np.unique(predicted)) <= set(labels)
+    assert clf.score(X, y_labels) > 0.8
+
+
+def test_multiclass_string_labels_and_probabilities():
+    X, y = load_iris(return_X_y=True)
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    clf = SNNClassifier(**SMALL).fit(X, names)
+    proba = clf.predict_proba(X)
+    assert proba.shape == (150, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(clf.classes_[proba.argmax(axis=1)], clf.predict(X))
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(X)), proba, rtol=1e-10)
+    assert clf.score(X, names) > 0.9
+
+
+def test_fitted_attributes():
+    X, y = load_iris(return_X_y=True)
+    clf = SNNClassifier(**SMALL).fit(X, y)
+    assert clf.n_features_in_ == 4
+    assert not hasattr(clf, "feature_names_in_")  # numpy input has no names
+    assert len(clf.loss_curve_) == clf.n_iter_ > 0
+    assert clf.loss_curve_[-1] < clf.loss_curve_[0]
+    assert clf.validation_scores_ is None
+    assert clf.module_.output.out_features == 3
+
+
+def test_early_stopping_records_validation_scores():
+    X, y = load_iris(return_X_y=True)
+    clf = SNNClassifier(**{**SMALL, "max_iter": 60}, early_stopping=True, validation_fraction=0.2).fit(X, y)
+    assert len(clf.validation_scores_) == clf.n_iter_
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+
+
+def test_regressor_standardizes_inside_and_returns_original_units():
+    X, y = make_regression(n_samples=200, n_features=4, noise=1.0, random_state=0)
+    y_big = 1000.0 + 50.0 * y  # far from zero mean and unit variance
+    reg = SNNRegressor(**{**SMALL, "max_iter": 150}).fit(X, y_big)
+    np.testing.assert_allclose(reg._y_mean, [y_big.mean()])
+    predictions = reg.predict(X)
+    assert predictions.shape == (200,)
+    assert abs(predictions.mean() - y_big.mean()) < 0.1 * y_big.std()
+    assert reg.score(X, y_big) > 0.8
+
+
+def test_regressor_several_targets():
+    X, Y = make_regression(n_samples=200, n_features=4, n_targets=3, noise=1.0, random_state=0)
+    Y[:, 2] *= 100.0
+    reg = SNNRegressor(**{**SMALL, "max_iter": 150}).fit(X, Y)
+    assert reg.n_outputs_ == 3
+    assert reg.predict(X).shape == (200, 3)
+    assert reg.score(X, Y) > 0.7
+    column = SNNRegressor(**SMALL).fit(X, Y[:, :1])
+    assert column.predict(X).shape == (200,)  # a single-column target predicts 1-D, as MLPRegressor
+
+
+def test_partial_fit_runs_one_epoch_per_call_and_learns():
+    X, y = load_iris(return_X_y=True)
+    clf = SNNClassifier(**SMALL)
+    for epoch in range(1, 31):
+        clf.partial_fit(X, y, classes=[0, 1, 2])
+        assert clf.n_iter_ == epoch
+    assert clf.score(X, y) > 0.85
+
+
+def test_partial_fit_classes_declared_up_front():
+    X, y = load_iris(return_X_y=True)
+    clf = SNNClassifier(**SMALL).partial_fit(X[y < 2], y[y < 2], classes=[0, 1, 2])
+    np.testing.assert_array_equal(clf.classes_, [0, 1, 2])
+    clf.partial_fit(X[y == 2], y[y == 2])  # a chunk with only the third class
+    with pytest.raises(ValueError, match="not in classes_"):
+        SNNClassifier(**SMALL).partial_fit(X[y < 2], y[y < 2]).partial_fit(X, y)
+
+
+def test_warm_start_continues_from_previous_weights():
+    X, y = load_iris(return_X_y=True)
+    clf = SNNClassifier(**{**SMALL, "max_iter": 5}, warm_start=True).fit(X, y)
+    weights = clf.module_.output.weight.detach().clone()
+    module = clf.module_
+    clf.fit(X, y)
+    assert clf.module_ is module  # same network, trained further
+    assert clf.n_iter_ == 10
+    assert not np.array_equal(weights.numpy(), clf.module_.output.weight.detach().numpy())
+    cold = SNNClassifier(**{**SMALL, "max_iter": 5}).fit(X, y)
+    refit = cold.module_
+    cold.fit(X, y)
+    assert cold.module_ is not refit and cold.n_iter_ == 5
+
+
+@pytest.mark.parametrize("encoder", ["current", "noisy", "poisson", "latency"])
+@pytest.mark.parametrize("readout", ["membrane", "spikes"])
+def test_every_encoder_and_readout_learns_iris(encoder, readout):
+    """Every combination learns; Poisson input with a spike-count readout is the
+    noisiest to train and is held to a lower bar."""
+    X, y = load_iris(return_X_y=True)
+    clf = SNNClassifier(**{**SMALL, "hidden_layer_sizes": (32,), "max_iter": 60, "n_steps": 10},
+                        encoder=encoder, readout=readout).fit(X, y)
+    assert clf.score(X, y) > (0.6 if (encoder, readout) == ("poisson", "spikes") else 0.8)
+
+
+@pytest.mark.parametrize("surrogate", ["fast_sigmoid", "atan", "triangle", "sigmoid"])
+def test_every_surrogate_learns(surrogate):
+    X, y = load_iris(return_X_y=True)
+    assert SNNClassifier(**SMALL, surrogate=surrogate).fit(X, y).score(X, y) > 0.8
+
+
+def test_refractory_penalty_and_threshold_change_activity():
+    X, y = load_iris(return_X_y=True)
+    rates = []
+    for penalty in (0.0, 2.0):
+        clf = SNNClassifier(**{**SMALL, "max_iter": 1}, refractory_penalty=penalty).fit(X, y)
+        rates.append(clf.simulate(X).firing_rates["hidden 1"])
+    assert rates[1] < rates[0]
