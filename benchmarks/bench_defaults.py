@@ -17,6 +17,7 @@ import argparse
 import ast
 import json
 import platform
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -66,11 +67,13 @@ def cross_validated(estimator, X, y, folds):
     return float(np.mean(result["test_score"])), float(np.mean(result["fit_time"]))
 
 
-def run(overrides):
+def run(overrides, datasets):
     rows = []
     tasks = [(name, load, True) for name, load in CLASSIFICATION.items()]
     tasks += [(name, load, False) for name, load in REGRESSION.items()]
     for name, load, is_classification in tasks:
+        if datasets and name not in datasets:
+            continue
         X, y = load()
         if is_classification:
             folds = StratifiedKFold(5, shuffle=True, random_state=0)
@@ -126,11 +129,15 @@ def parse_overrides(pairs):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", help="override SNN parameters")
+    parser.add_argument("--datasets", nargs="*", choices=[*CLASSIFICATION, *REGRESSION], help="default: all")
+    parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's default)")
     parser.add_argument("--output-dir", type=Path, default=RESULTS)
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     overrides = parse_overrides(args.set)
-    command = "python benchmarks/bench_defaults.py" + (" --set " + " ".join(args.set) if args.set else "")
-    rows = run(overrides)
+    command = " ".join(["python benchmarks/bench_defaults.py", *sys.argv[1:]])
+    rows = run(overrides, args.datasets)
     fit_seconds, epochs = digits_fit_time()
     print(f"SNNClassifier().fit on digits: {fit_seconds:.2f} s ({epochs} epochs)")
     args.output_dir.mkdir(parents=True, exist_ok=True)
