@@ -1,5 +1,6 @@
 """The LIF scan: golden trajectories by hand, and the fast path against the reference."""
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -88,3 +89,33 @@ def test_readout_weights_equal_the_averaged_leaky_membrane(decay):
         total += v
     weights = readout_weights(7, decay, dtype=torch.float64)
     torch.testing.assert_close(weights @ current, total / 7)
+
+
+def test_inference_scan_equals_training_scan_and_keeps_no_graph():
+    """Without autograd the scan keeps one step of membrane and builds no graph;
+    its spikes equal the training scan's."""
+    current = torch.randn(10, 4, 6) + 0.5
+    with torch.no_grad():
+        inference = lif_scan(current, 0.9, 1.0, 0.2)
+    assert inference.grad_fn is None
+    training = lif_scan(current.clone().requires_grad_(True), 0.9, 1.0, 0.2)
+    assert training.grad_fn is not None
+    torch.testing.assert_close(inference, training.detach(), rtol=0, atol=0)
+
+
+def test_estimator_predict_never_enters_the_autograd_scan(monkeypatch):
+    """predict runs under inference mode: the autograd Function is never applied."""
+    from sklearn.datasets import load_iris
+
+    from pynmsnn import SNNClassifier
+    from pynmsnn import neurons
+
+    X, y = load_iris(return_X_y=True)
+    clf = SNNClassifier(hidden_layer_sizes=(8, 8), n_steps=5, max_iter=3, random_state=0).fit(X, y)
+    expected = clf.predict_proba(X)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the autograd scan ran during predict")
+
+    monkeypatch.setattr(neurons._LIFScan, "apply", refuse)
+    np.testing.assert_array_equal(clf.predict_proba(X), expected)
