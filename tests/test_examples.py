@@ -25,6 +25,8 @@ SCRIPTS = {
     "plot_pipeline_gridsearch.py": ("pipeline_gridsearch.png", {r"test accuracy: ([\d.]+)": 0.8}),
     "plot_encoders.py": ("encoders.png", {r"test accuracy ([\d.]+)": 0.8}),
     "plot_four_letters.py": ("four_letters.png", {r"test accuracy: ([\d.]+)": 0.85}),
+    "plot_energy_tradeoff.py": ("energy_tradeoff.png", {r"picks .*: test accuracy ([\d.]+)": 0.85}),
+    "plot_anytime.py": ("anytime_digits.png", {r"test accuracy: ([\d.]+) after 25 steps": 0.9}),
 }
 NOTEBOOKS = {
     "classification_poc.ipynb": {r"^test accuracy: ([\d.]+)": 0.9},
