@@ -533,6 +533,10 @@ def _table(header, rows):
     return "\n".join([rule, line(header), rule, *(line(row) for row in rows), rule])
 
 
+def _threads(n):
+    return f"{n} torch thread{'' if n == 1 else 's'}"
+
+
 def _fmt(value, pattern):
     return "n/a" if value is None else format(value, pattern)
 
@@ -570,7 +574,7 @@ def describe(report):
         for c in report["configs"]
     )
     text = [
-        f"Measured on a {report['machine']} with {report['torch_threads']} torch threads, "
+        f"Measured on a {report['machine']} with {_threads(report['torch_threads'])}, "
         f"by ``{report['command']}``.",
         f"Times are the median over seeds {seeds}, accuracy (on the held-out 25%) the mean; "
         f"predict is timed on {report['predict_rows_label']} rows; peak memory is the peak "
@@ -616,7 +620,7 @@ def plot(report, path):
     handles, labels = axes[0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="lower center", ncol=len(libraries), frameon=False)
     figure.suptitle(f"pynmsnn vs snnTorch vs MLPClassifier ({report['machine']}, "
-                    f"{report['torch_threads']} torch threads)")
+                    f"{_threads(report['torch_threads'])})")
     figure.tight_layout(rect=(0, 0.06, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
@@ -669,6 +673,10 @@ def main(argv=None):
               "`pip install snntorch` or `bash setup.sh test,bench`.", file=sys.stderr)
         libraries.remove("snntorch")
     load_before = os.getloadavg()
+    if load_before[0] > 0.5 * os.cpu_count():
+        print(f"Warning: load average {load_before[0]:.1f} on {os.cpu_count()} cores: other processes "
+              "share the CPU, so times are inflated and noisy (worst with several torch threads).",
+              file=sys.stderr)
     started = time.perf_counter()
     report_configs = run_benchmark(configs, libraries, args)
     threads = {r["torch_threads"] for c in report_configs for r in c["results"].values()} - {None}

@@ -164,6 +164,10 @@ def profile_epoch(repeats=3, threads=None):
     }
 
 
+def _threads(n):
+    return f"{n} torch thread{'' if n == 1 else 's'}"
+
+
 def format_note(result):
     """The profile as a short plain-text note, "where the time goes"."""
     shares, seconds = result["shares"], result["seconds"]
@@ -171,7 +175,7 @@ def format_note(result):
         f"Where the time goes: pynmsnn, one epoch of {result['config']}",
         f"  {result['epoch_s'] * 1e3:.0f} ms per epoch unprofiled, "
         f"{result['profiled_epoch_s'] * 1e3:.0f} ms under torch.profiler "
-        f"({result['torch_threads']} torch threads); shares of the profiled epoch:",
+        f"({_threads(result['torch_threads'])}); shares of the profiled epoch:",
     ]
     groups = [
         ("matmuls", ("matmul forward", "matmul backward")),
