@@ -7,6 +7,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
+from scipy import sparse
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -15,11 +16,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_feature_names,
     _check_n_features,
+    check_array,
     check_is_fitted,
-    validate_data,
 )
 
-from ._tabular import TableScaler, is_dataframe
+from ._tabular import TableScaler, check_finite, is_dataframe, non_number_error
 from .activity import activity_report, calibrate_firing, check_firing_health
 from .encoders import ENCODERS
 from .network import SpikingNetwork
@@ -72,6 +73,12 @@ def spike_matmul_dtype(precision, device):
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
     return torch.bfloat16 if cpu_has_native_bf16() else None
+
+
+def _shorten(names, limit=10):
+    """A list for a message, cut after ``limit`` items."""
+    names = [str(name) for name in names]
+    return str(names) if len(names) <= limit else f"{names[:limit]} and {len(names) - limit} more"
 
 
 class BaseSNN(BaseEstimator):
@@ -150,19 +157,92 @@ class BaseSNN(BaseEstimator):
         return sizes
 
     def _prepare_X(self, X, reset):
-        """Validate ``X`` and scale it to [0, 1] (fitting the scaler when ``reset``)."""
+        """Validate ``X`` and scale it to [0, 1] (fitting the scaler when ``reset``).
+
+        Bad input raises a ValueError or TypeError that names the column, value
+        or shape and the fix. DataFrame columns are matched by position, as in
+        scikit-learn: missing, extra or reordered columns are an error that
+        says to pass ``X[model.feature_names_in_]``.
+        """
+        self._check_column_names(X, reset)
         if is_dataframe(X):
-            _check_feature_names(self, X, reset=reset)
-            _check_n_features(self, X, reset=reset)
             if X.shape[0] == 0:
-                raise ValueError("Found array with 0 sample(s) (shape=(0, %d)); X must have rows." % X.shape[1])
+                raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}); X must have rows.")
             if X.shape[1] == 0:
-                raise ValueError("Found array with 0 feature(s); X must have at least one column.")
+                raise ValueError(
+                    f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is required; "
+                    "X must have at least one column."
+                )
         else:
-            X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
+            X = self._check_array_X(X)
+        self._check_X_shape(X, reset)
         if reset:
             self._scaler = TableScaler().fit(X)
+        elif self._scaler.categorical_ and not is_dataframe(X):
+            columns = [self._scaler.names_[j] for j in self._scaler.categorical_]
+            raise TypeError(
+                f"{type(self).__name__} was fitted on a DataFrame with categorical columns "
+                f"{_shorten(columns)}; pass a DataFrame with the columns of fit, not a "
+                f"{type(X).__name__}."
+            )
         return self._scaler.transform(X)
+
+    def _check_column_names(self, X, reset):
+        """scikit-learn's check of DataFrame column names, its message ending with the fix."""
+        try:
+            _check_feature_names(self, X, reset=reset)
+        except ValueError as error:
+            names = list(self.feature_names_in_)
+            raise ValueError(
+                f"{error}Pass the columns of fit, in their order: X[model.feature_names_in_], "
+                f"which is {_shorten(names)}."
+            ) from None
+
+    def _check_array_X(self, X):
+        """A numeric array from ``X``, or an error that says which value is wrong and the fix."""
+        if sparse.issparse(X):
+            raise TypeError(
+                f"X is a sparse matrix of shape {X.shape}; {type(self).__name__} needs dense input. "
+                f"Pass X.toarray() ({X.shape[0] * X.shape[1] * 8 / 2**20:,.1f} MB as float64) if it "
+                "fits in memory, else reduce its columns first (sklearn.decomposition.TruncatedSVD)."
+            )
+        kind = getattr(getattr(X, "dtype", None), "kind", None)
+        if kind in ("M", "m"):
+            raise TypeError(
+                f"X holds dates or times (dtype {X.dtype}); the network needs numbers. Convert "
+                "them first, e.g. to seconds: (X - X.min()) / np.timedelta64(1, 's')."
+            )
+        if kind == "c":
+            raise ValueError(
+                f"Complex data not supported: X has dtype {X.dtype}; use its real part or "
+                "magnitude instead (X.real or abs(X))."
+            )
+        try:
+            X = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=False,
+                            estimator=self, input_name="X")
+        except (TypeError, ValueError) as error:
+            clear = non_number_error(X)
+            if clear is None:
+                raise error
+            raise clear from None
+        check_finite(X, list(range(X.shape[1])))
+        return X
+
+    def _check_X_shape(self, X, reset):
+        """Enough rows to learn the scaling from; the number of columns of fit."""
+        name = type(self).__name__
+        if reset and X.shape[0] < 2:
+            raise ValueError(
+                f"X has 1 sample (shape={X.shape}); {name} needs at least 2 rows to learn each "
+                "column's range. If X is one feature, pass X.reshape(-1, 1)."
+            )
+        if not reset and hasattr(self, "n_features_in_") and X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {name} is expecting {self.n_features_in_} "
+                f"features as input; pass rows with the {self.n_features_in_} columns of fit, "
+                "in the same order."
+            )
+        _check_n_features(self, X, reset=reset)
 
     def _initialize(self, n_outputs):
         """Build the network, the optimizer and the fitted attributes of a first fit."""
@@ -236,7 +316,13 @@ class BaseSNN(BaseEstimator):
         return False
 
     def _train(self, inputs, targets, X_val, y_val, n_epochs, early_stopping, incremental):
-        """Run epochs of minibatch Adam; stop on a plateau; keep the best weights."""
+        """Run epochs of minibatch Adam; stop on a plateau; keep the best weights.
+
+        The state at the end of the last good epoch is kept aside (cloned once
+        per epoch, never per batch). When an epoch's loss or weights turn NaN or
+        infinite, or Ctrl-C interrupts it, training rolls back to that state,
+        warns and stops; with no good epoch at all it raises instead.
+        """
         n_samples = inputs.shape[0]
         batch_size = self._batch_size(n_samples)
         generator = torch.Generator().manual_seed(self._seed + self.n_iter_)
@@ -246,21 +332,35 @@ class BaseSNN(BaseEstimator):
             self.validation_scores_ = []
             self.best_validation_score_ = -np.inf
         best_state, no_improvement = None, 0
+        # A model that has finished an epoch has a state to roll back to.
+        good_state = self._snapshot() if self.n_iter_ else None
         epochs = self._progress(range(n_epochs))
         self._set_precision()
         self.module_.train()
         for _ in epochs:
-            loss = self._run_epoch(inputs, targets, batch_size, generator, device_generator)
+            try:
+                loss = self._run_epoch(inputs, targets, batch_size, generator, device_generator)
+                finite = self._is_finite(loss)
+                score = self._validation_score(X_val, y_val) if early_stopping and finite else None
+            except KeyboardInterrupt:
+                if good_state is None:  # nothing finished: unfitted, and the interrupt goes on
+                    self._forget_fit()
+                    raise
+                self._roll_back(good_state, interrupted=True)
+                break
+            if not finite:
+                self._roll_back(good_state, loss=loss)
+                break
             self.n_iter_ += 1
             self.t_ += n_samples
             self.loss_curve_.append(loss)
+            good_state = self._snapshot()
             if early_stopping:
-                score = self._validation_score(X_val, y_val)
                 self.validation_scores_.append(score)
                 improved = score > self.best_validation_score_ + self.tol
                 if score > self.best_validation_score_:
                     self.best_validation_score_ = score
-                    best_state = copy.deepcopy(self.module_.state_dict())
+                    best_state = good_state["module"]
             else:
                 improved = loss < self.best_loss_ - self.tol
                 self.best_loss_ = min(self.best_loss_, loss)
@@ -278,6 +378,62 @@ class BaseSNN(BaseEstimator):
         if best_state is not None:
             self.module_.load_state_dict(best_state)
         self.module_.eval()
+
+    def _snapshot(self):
+        """The weights and optimizer state now, cloned: what a roll back returns to."""
+        return {
+            "module": {name: tensor.detach().clone() for name, tensor in self.module_.state_dict().items()},
+            "optimizer": copy.deepcopy(self._optimizer.state_dict()),  # Adam's moments, cloned
+        }
+
+    def _is_finite(self, loss):
+        """Whether an epoch's mean loss and the weights after it are all finite."""
+        if not np.isfinite(loss):
+            return False
+        return bool(torch.stack([torch.isfinite(p).all() for p in self.module_.parameters()]).all())
+
+    def _roll_back(self, good_state, loss=None, interrupted=False):
+        """Return to ``good_state`` after a diverged or interrupted epoch, and say so.
+
+        A divergence without a good state (no epoch ever finished) leaves the
+        estimator unfitted and raises a ValueError.
+        """
+        name, epoch, lr = type(self).__name__, self.n_iter_ + 1, self.learning_rate_init
+        finite_loss = loss is None or np.isfinite(loss)
+        what = "its weights became NaN or infinite" if finite_loss else f"its mean loss was {loss}"
+        if good_state is None:
+            self._forget_fit()
+            raise ValueError(
+                f"{name}: training diverged in its first epoch ({what}). Lower "
+                f"learning_rate_init (now {lr:g}), e.g. to {min(lr / 10, 1e-3):g}; the estimator "
+                "is left unfitted."
+            )
+        self._restore(good_state)
+        if interrupted:
+            message = (
+                f"{name}: training interrupted (KeyboardInterrupt) in epoch {epoch}; the model "
+                f"keeps the weights of epoch {self.n_iter_}, the last finished one. Fit again "
+                "with warm_start=True, or call partial_fit, to go on training."
+            )
+        else:
+            message = (
+                f"{name}: training diverged in epoch {epoch} ({what}); rolled back to the weights "
+                f"of epoch {self.n_iter_}, the last good one, and stopped. Lower "
+                f"learning_rate_init (now {lr:g}) to train further."
+            )
+        warnings.warn(message, RuntimeWarning, stacklevel=5)  # at the caller of fit
+
+    def _restore(self, state):
+        self.module_.load_state_dict(state["module"])
+        self._optimizer.load_state_dict(state["optimizer"])
+
+    def _forget_fit(self):
+        """Drop every fitted attribute, so that the estimator is unfitted again."""
+        keep = set(self.get_params(deep=False))
+        for name in list(vars(self)):
+            # scikit-learn's own settings (set_output, metadata routing) are not fitted state.
+            if name not in keep and not name.startswith(("_sklearn", "_metadata_request")):
+                delattr(self, name)
 
     def _run_epoch(self, inputs, targets, batch_size, generator, device_generator):
         """One pass over the data in shuffled minibatches; returns the mean loss."""

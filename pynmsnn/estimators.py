@@ -6,10 +6,11 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import _assert_all_finite, check_array, column_or_1d
+from sklearn.utils.validation import check_array, column_or_1d
 from torch.nn import functional as F
 
 from ._base import BaseSNN
+from ._tabular import check_labels, mean_std
 
 __all__ = ["SNNClassifier", "SNNRegressor"]
 
@@ -255,6 +256,11 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
             a chunk may lack some classes; without it the first chunk's labels
             are taken as all the classes.
 
+        Notes
+        -----
+        The first call fixes the input scaling (the min and max of each column
+        in that chunk): shuffle the rows before cutting the data into chunks.
+
         Returns
         -------
         self : SNNClassifier
@@ -354,9 +360,8 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
 
     # --- hooks of BaseSNN
     def _check_y(self, y, n_samples):
+        check_labels(y)  # missing labels, NaN, and text mixed with numbers, with the rows
         y = column_or_1d(y, warn=True)
-        if y.dtype.kind == "f":
-            _assert_all_finite(y, input_name="y")
         check_classification_targets(y)
         if len(y) != n_samples:
             raise ValueError(f"X has {n_samples} rows but y has {len(y)} labels; they must match.")
@@ -364,13 +369,23 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
 
     def _encode_targets(self, y, reset, classes=None):
         if reset:
+            if classes is not None:
+                check_labels(classes)
             self.classes_ = np.unique(y) if classes is None else np.unique(classes)
             if len(self.classes_) < 2:
                 raise ValueError(
                     f"SNNClassifier needs samples of at least 2 classes in the data, but the "
-                    f"data contains only one class: {self.classes_[0]!r}."
+                    f"data contains only one class: {self.classes_.tolist()[0]!r}. Check that y "
+                    "is the target you meant and that filtering or splitting kept every class "
+                    "(train_test_split(..., stratify=y)); with partial_fit, pass every label as `classes`."
                 )
-        unseen = np.setdiff1d(np.unique(y), self.classes_)
+        try:
+            unseen = np.setdiff1d(np.unique(y), self.classes_)
+        except TypeError:  # labels that numpy cannot compare, such as strings with numbers
+            raise ValueError(
+                f"y holds labels of type {y.dtype} but the classes of the first fit are "
+                f"{self.classes_.tolist()} (type {self.classes_.dtype}); pass labels of one type."
+            ) from None
         if len(unseen):
             raise ValueError(
                 f"y contains labels {unseen.tolist()} not in classes_ {self.classes_.tolist()}; "
@@ -568,7 +583,9 @@ class SNNRegressor(RegressorMixin, BaseSNN):
 
     # --- hooks of BaseSNN
     def _check_y(self, y, n_samples):
-        y = check_array(y, ensure_2d=False, dtype="numeric", input_name="y")
+        check_labels(y, "targets")  # missing values and text mixed with numbers, with the rows
+        y = check_array(y, ensure_2d=False, dtype="numeric", ensure_all_finite=False, input_name="y")
+        check_labels(y, "targets")  # NaN and infinity, with the rows
         if y.ndim > 2:
             raise ValueError(f"y must be 1-D or 2-D, got shape {y.shape}.")
         if len(y) != n_samples:
@@ -580,14 +597,14 @@ class SNNRegressor(RegressorMixin, BaseSNN):
         if reset:
             self._y_is_1d = y.ndim == 1 or y.shape[1] == 1
             self.n_outputs_ = y2d.shape[1]
-            self._y_mean = y2d.mean(axis=0)
-            std = y2d.std(axis=0)
+            self._y_mean, std = mean_std(y2d)
             self._y_scale = np.where(std > 0, std, 1.0)
         elif y2d.shape[1] != self.n_outputs_:
             raise ValueError(
                 f"y has {y2d.shape[1]} target(s) but the model was fitted with {self.n_outputs_}."
             )
-        return ((y2d - self._y_mean) / self._y_scale).astype(np.float32)
+        # Halves: the same numbers as (y - mean) / scale, without overflow near 1e308.
+        return ((y2d * 0.5 - self._y_mean * 0.5) / (self._y_scale * 0.5)).astype(np.float32)
 
     def _n_outputs(self, targets):
         return self.n_outputs_
