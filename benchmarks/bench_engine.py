@@ -106,6 +106,7 @@ class Settings:
     synthetic_rows: int
     immediate_reset: bool
     threads: object
+    pynmsnn_precision: object = None
 
 
 def resolve_settings(config, args):
@@ -117,6 +118,7 @@ def resolve_settings(config, args):
         epochs=epochs, seeds=seeds, predict_rows=predict_rows,
         synthetic_rows=4000 if args.quick else 20_000,
         immediate_reset=args.snntorch_immediate_reset, threads=args.threads,
+        pynmsnn_precision=args.pynmsnn_precision,
     )
 
 
@@ -301,13 +303,16 @@ def make_estimator(library, config, settings, seed):
     if library == "pynmsnn":
         from pynmsnn import SNNClassifier
 
-        return SNNClassifier(
+        estimator = SNNClassifier(
             hidden_layer_sizes=config.hidden_layer_sizes, n_steps=config.n_steps, decay=DECAY,
             threshold=THRESHOLD, refractory_penalty=0.0, surrogate="fast_sigmoid",
             encoder="current", batch_size=config.batch_size, learning_rate_init=LEARNING_RATE,
             max_iter=epochs, tol=0, n_iter_no_change=epochs + 1, alpha=0.0, random_state=seed,
             device="cpu",
         )
+        if settings.pynmsnn_precision is not None:
+            estimator.set_params(precision=settings.pynmsnn_precision)
+        return estimator
     if library == "snntorch":
         return SnnTorchClassifier(config, epochs, seed, settings.immediate_reset)
     if library == "mlp":
@@ -358,7 +363,14 @@ def measure_seed(library, config, settings, seed, data, X_predict):
         "accuracy": float(accuracy_score(y_test, estimator.predict(X_test))),
         "n_iter": int(n_iter),
         "output_shape": _output_shape(library, estimator, X_test),
+        "spike_matmul_dtype": _spike_matmul_dtype(estimator),
     }
+
+
+def _spike_matmul_dtype(estimator):
+    """pynmsnn's dtype for hidden layers fed by spikes when not the input's, else None."""
+    dtype = getattr(getattr(estimator, "module_", None), "spike_matmul_dtype", None)
+    return str(dtype).replace("torch.", "") if dtype is not None else None
 
 
 def warm_up(library, dataset, n_rows=32):
@@ -443,6 +455,8 @@ def worker_command(library, config, args):
         command += ["--threads", str(args.threads)]
     if args.snntorch_immediate_reset:
         command.append("--snntorch-immediate-reset")
+    if args.pynmsnn_precision:
+        command += ["--pynmsnn-precision", args.pynmsnn_precision]
     return command
 
 
@@ -476,6 +490,7 @@ def summarize(worker_result):
         "accuracies": accuracies,
         "n_iter": [run["n_iter"] for run in runs],
         "output_shape": runs[0]["output_shape"],
+        "spike_matmul_dtype": runs[0].get("spike_matmul_dtype"),
         "torch_threads": worker_result["torch_threads"],
     }
 
@@ -511,6 +526,7 @@ def run_benchmark(configs, libraries, args):
             "name": config.name,
             "dataset": config.dataset,
             "layers": layers_label(config, shape["n_features"], shape["n_classes"]),
+            "hidden_layer_sizes": list(config.hidden_layer_sizes),
             "n_steps": config.n_steps,
             "batch_size": config.batch_size,
             "epochs": settings.epochs,
@@ -582,12 +598,26 @@ def describe(report):
         "network (lazy imports of torch and scikit-learn), in a fresh process per library and "
         "configuration.",
         f"Configurations: {schedule}.",
+        *_precision_note(report),
         "",
         results_table(report),
     ]
     if ratios_table(report):
         text += ["", ratios_table(report)]
     return "\n".join(text) + "\n"
+
+
+def _precision_note(report):
+    """A sentence on pynmsnn's low-precision spike matmuls, where it used them."""
+    # Only hidden layers after the first are fed by spikes.
+    low = [(c["name"], c["results"]["pynmsnn"]["spike_matmul_dtype"]) for c in report["configs"]
+           if c["results"].get("pynmsnn", {}).get("spike_matmul_dtype") and len(c["hidden_layer_sizes"]) > 1]
+    if not low:
+        return []
+    names, dtype = ", ".join(name for name, _ in low), low[0][1]
+    return [f"In {names}, pynmsnn multiplied spikes in {dtype} (its ``precision='auto'`` on a CPU "
+            f"with native {dtype}): spikes are exact in it, the weights are rounded, and weight "
+            "gradients and the readout stay float32. snnTorch ran in float32."]
 
 
 def plot(report, path):
@@ -646,6 +676,9 @@ def parse_args(argv=None):
     parser.add_argument("--snntorch-immediate-reset", action="store_true",
                         help="snnTorch Leaky with reset_delay=False: pynmsnn's forward dynamics, "
                         "reset not detached")
+    parser.add_argument("--pynmsnn-precision", choices=["auto", "float32", "bfloat16"],
+                        help="SNNClassifier's precision (default: the estimator's default, 'auto', "
+                        "which multiplies spikes in bfloat16 on CPUs with native bfloat16)")
     parser.add_argument("--output-dir", type=Path, default=HERE / "results",
                         help="where engine.json and engine.rst go")
     parser.add_argument("--figure", type=Path, default=ROOT / "figures" / "benchmark_engine.png")

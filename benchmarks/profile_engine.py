@@ -1,17 +1,20 @@
 """Where the time goes in one epoch of pynmsnn training.
 
-Profiles one epoch of ``SNNClassifier.fit`` on scikit-learn's digits
+Profiles one epoch of ``SNNClassifier`` training (a ``partial_fit`` after a
+first one-epoch ``fit``, so set-up costs are left out) on scikit-learn's digits
 (64-128-10, ``n_steps=25``, batch 64, the first configuration of
 ``bench_engine.py``) with :mod:`torch.profiler`, and splits the epoch into
 
-* **matmuls** -- ``aten::linear``/``addmm``/``mm``/``matmul`` and their
-  backward nodes (``AddmmBackward0``, ``MmBackward0``, ...);
+* **matmuls** -- ``aten::linear``/``addmm``/``mm``/``matmul``, their
+  backward nodes (``AddmmBackward0``, ``MmBackward0``, ...) and custom
+  autograd Functions named ``...Linear`` (forward and backward);
 * **LIF scan** -- the forward and backward loops over time of
   :func:`pynmsnn.neurons.lif_scan` (the ``_LIFScan`` autograd node, with the
   surrogate derivative computed in its backward);
 * **optimizer** -- ``Adam.step`` and ``zero_grad``;
-* **everything else** -- the rest of the epoch's wall time: loss, readout,
-  minibatch indexing, autograd bookkeeping and Python overhead.
+* **everything else** -- the rest of the epoch's wall time: input checks and
+  scaling, loss, readout, minibatch indexing, autograd bookkeeping and Python
+  overhead.
 
 Each profiled event is counted once, at the outermost event that falls in a
 category, so ``aten::addmm`` inside ``aten::linear`` is not counted twice.
@@ -43,37 +46,39 @@ BATCH_SIZE = 64
 LEARNING_RATE = 1e-3
 
 
-def classify(name):
+def classify(name, in_backward=False):
     """The category of a profiler event name, or None for everything else.
+
+    ``in_backward`` tells a matmul run by a backward node (a custom autograd
+    Function's backward, for instance) from one in the forward pass.
 
     Examples
     --------
     >>> classify("autograd::engine::evaluate_function: AddmmBackward0")
     'matmul backward'
-    >>> classify("_LIFScan"), classify("aten::log_softmax")
-    ('LIF scan forward', None)
+    >>> classify("aten::mm", in_backward=True), classify("_LIFScan"), classify("aten::log_softmax")
+    ('matmul backward', 'LIF scan forward', None)
     """
     name = name[len(_ENGINE_PREFIX):] if name.startswith(_ENGINE_PREFIX) else name
-    if name in _MATMUL_FORWARD:
-        return "matmul forward"
-    if name in _MATMUL_BACKWARD:
-        return "matmul backward"
-    if name == "_LIFScan":
-        return "LIF scan forward"
-    if name == "_LIFScanBackward":
-        return "LIF scan backward"
+    if name.startswith("_LIFScan"):
+        return "LIF scan backward" if "Backward" in name else "LIF scan forward"
+    # "Linear" also names custom autograd Functions that wrap a matmul.
+    if name in _MATMUL_FORWARD or name in _MATMUL_BACKWARD or "Linear" in name:
+        return "matmul backward" if in_backward or _is_backward(name) else "matmul forward"
     if name.startswith("Optimizer.step") or name.startswith("Optimizer.zero_grad"):
         return "optimizer"
     return None
 
 
-def _has_classified_ancestor(event):
+def _is_backward(name):
+    return name.startswith(_ENGINE_PREFIX) or name.endswith(("Backward", "Backward0"))
+
+
+def _ancestor_names(event):
     parent = event.cpu_parent
     while parent is not None:
-        if classify(parent.name) is not None:
-            return True
+        yield parent.name
         parent = parent.cpu_parent
-    return False
 
 
 def attribute(events):
@@ -81,9 +86,10 @@ def attribute(events):
     seconds = dict.fromkeys(CATEGORIES, 0.0)
     other_ops = {}
     for event in events:
-        category = classify(event.name)
-        if _has_classified_ancestor(event):
+        ancestors = list(_ancestor_names(event))
+        if any(classify(name) is not None for name in ancestors):
             continue
+        category = classify(event.name, in_backward=any(map(_is_backward, ancestors)))
         if category is not None:
             seconds[category] += event.cpu_time_total / 1e6
         elif event.name.startswith("aten::"):
@@ -112,10 +118,10 @@ def _training_rows():
     return X_train, y_train
 
 
-def _timed_fit(X, y):
-    estimator = _estimator()
+def _timed_epoch(estimator, X, y):
+    """Seconds of one more epoch of ``estimator`` (``partial_fit``: no set-up costs)."""
     start = time.perf_counter()
-    estimator.fit(X, y)
+    estimator.partial_fit(X, y)
     return time.perf_counter() - start
 
 
@@ -125,7 +131,8 @@ def profile_epoch(repeats=3, threads=None):
     Parameters
     ----------
     repeats : int, default=3
-        Unprofiled one-epoch fits timed, after one warm-up fit; the median is reported.
+        Unprofiled epochs timed (``partial_fit`` after a one-epoch ``fit``); the
+        median is reported.
     threads : int, default=None
         ``torch.set_num_threads`` before measuring; None leaves torch's default.
 
@@ -146,10 +153,11 @@ def profile_epoch(repeats=3, threads=None):
     X, y = _training_rows()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        _timed_fit(X, y)  # warm-up: first-call costs are not part of an epoch
-        epoch_s = statistics.median(_timed_fit(X, y) for _ in range(max(1, repeats)))
+        # The first epoch is a fit: it builds the network and pays first-call costs.
+        estimator = _estimator().fit(X, y)
+        epoch_s = statistics.median(_timed_epoch(estimator, X, y) for _ in range(max(1, repeats)))
         with profile(activities=[ProfilerActivity.CPU]) as profiler:
-            profiled_epoch_s = _timed_fit(X, y)
+            profiled_epoch_s = _timed_epoch(estimator, X, y)
     seconds, other_ops = attribute(profiler.events())
     seconds["everything else"] = max(0.0, profiled_epoch_s - sum(seconds.values()))
     total = sum(seconds.values())

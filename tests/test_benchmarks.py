@@ -127,3 +127,33 @@ def test_memory_benchmark_reports_data_size_and_all_steps_yardstick(tmp_path):
         assert result["all_steps_mb"] == pytest.approx(result["rows"] * 25 * 128 * 4 / MB)
         assert result["peak_above_baseline_mb"] >= 0 and result["n_iter"] == 1
     assert "600" in (tmp_path / "memory.rst").read_text()
+
+
+def test_profile_counts_each_event_once_in_its_category():
+    """Nested operators count once, at the outermost categorised event; backward matmuls are backward."""
+    from types import SimpleNamespace
+
+    profile = load_benchmark("profile_engine")
+
+    def event(name, total_us, parent=None, self_us=None):
+        return SimpleNamespace(name=name, cpu_time_total=total_us, cpu_parent=parent,
+                               self_cpu_time_total=total_us if self_us is None else self_us)
+
+    linear = event("aten::linear", 100, self_us=5)
+    custom_backward = event("autograd::engine::evaluate_function: _LowPrecisionSpikeLinearBackward", 50)
+    engine = event("autograd::engine::evaluate_function: SomeBackward0", 70, self_us=10)
+    scan_backward = event("_LIFScanBackward", 30)
+    events = [
+        linear, event("aten::addmm", 95, linear),
+        custom_backward, event("aten::mm", 40, custom_backward),
+        engine, event("aten::mm", 60, engine),  # a matmul run by a backward node
+        scan_backward, event("aten::mm", 20, scan_backward),  # the scan's own matmul
+        event("_LIFScan", 25), event("Optimizer.step#Adam.step", 12), event("aten::log_softmax", 8),
+    ]
+    seconds, other = profile.attribute(events)
+
+    assert seconds == pytest.approx({
+        "matmul forward": 100e-6, "matmul backward": 110e-6, "LIF scan forward": 25e-6,
+        "LIF scan backward": 30e-6, "optimizer": 12e-6,
+    })
+    assert other == pytest.approx({"aten::log_softmax": 8e-6})
