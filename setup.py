@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
 
 HERE = Path(__file__).parent
 VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "pynmsnn" / "__init__.py").read_text()).group(1)
@@ -16,6 +16,11 @@ setup(
     long_description_content_type="text/x-rst",
     license="MIT",
     packages=find_packages(include=["pynmsnn", "pynmsnn.*"]),
+    # The LIF scan's forward loop in C, several times faster than the torch loop
+    # on small layers; optional: without a compiler the torch loop runs instead.
+    ext_modules=[
+        Extension("pynmsnn._cscan", ["pynmsnn/_cscan.c"], extra_compile_args=["-O3"], optional=True)
+    ],
     python_requires=">=3.9",
     # A range, not a pin: an installed torch 2.x satisfies it and nothing is
     # downloaded. setup.sh installs the CPU build first when torch is missing.

@@ -27,9 +27,24 @@ import functools
 
 import torch
 
-from .surrogate import SURROGATES_INPLACE, spike, surrogate_grad
+from .surrogate import (
+    ATAN_ALPHA,
+    FAST_SIGMOID_SLOPE,
+    SIGMOID_SLOPE,
+    SURROGATES_INPLACE,
+    TRIANGLE_WIDTH,
+    spike,
+    surrogate_grad,
+)
 
 __all__ = ["lif_reference", "lif_scan", "readout_weights"]
+
+try:  # the forward loop compiled from _cscan.c; the torch loop below does the same work
+    from . import _cscan
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _cscan = None
+
+USE_C_SCAN = True  # tests switch it off to compare the two loops
 
 
 class _LIFScan(torch.autograd.Function):
@@ -62,6 +77,8 @@ class _LIFScan(torch.autograd.Function):
 
 def _forward(current, decay, threshold, drop, spikes, membranes):
     """The scan's loop; ``membranes`` is a (T, ...) tensor or a list of T buffers."""
+    if _cscan is not None and USE_C_SCAN and _c_scan(current, decay, threshold, drop, spikes, membranes):
+        return
     v = torch.zeros(spikes.shape[1:], dtype=spikes.dtype, device=spikes.device)
     # Views made once: indexing inside the loop costs a dispatch per step.
     currents, spike_steps = current.unbind(0), spikes.unbind(0)
@@ -73,7 +90,34 @@ def _forward(current, decay, threshold, drop, spikes, membranes):
         torch.sub(membranes[t], spike_steps[t], alpha=drop, out=v)  # reset
 
 
+def _c_scan(current, decay, threshold, drop, spikes, membranes):
+    """The same loop in C (``pynmsnn/_cscan.c``) for CPU tensors; False if it does not apply."""
+    if spikes.device.type != "cpu" or spikes.dtype not in (torch.float32, torch.float64):
+        return False
+    n_steps = spikes.shape[0]
+    n = spikes[0].numel()
+    step = current[0]
+    if current.stride(0) == 0:  # a constant current: one row of values for every step
+        base, current_stride = step.contiguous(), 0
+    else:
+        base, current_stride = current.contiguous(), n
+    if isinstance(membranes, torch.Tensor):
+        membrane, membrane_stride = membranes, n
+    else:  # inference: one reused buffer
+        membrane, membrane_stride = membranes[0], 0
+    if base.dtype != spikes.dtype or not (membrane.is_contiguous() and spikes.is_contiguous()):
+        return False
+    v = torch.empty(n, dtype=spikes.dtype)
+    _cscan.lif_forward(
+        base.data_ptr(), current_stride, membrane.data_ptr(), membrane_stride, spikes.data_ptr(),
+        v.data_ptr(), n_steps, n, decay, threshold, drop, spikes.dtype == torch.float64,
+    )
+    return True
+
+
 def _backward(ctx, membrane, grad_spikes):
+    if _cscan is not None and USE_C_SCAN and membrane.device.type == "cpu":
+        return _c_backward(ctx, membrane, grad_spikes)
     # Every surrogate at once, computed in place in a fresh tensor.
     local = SURROGATES_INPLACE[ctx.surrogate](membrane - ctx.threshold).mul_(grad_spikes)
     # The reverse scan g[t] = local[t] + decay * g[t+1] is linear: g = M @ local
@@ -84,6 +128,30 @@ def _backward(ctx, membrane, grad_spikes):
     if ctx.constant:
         return (_time_sum_weights(n_steps, ctx.decay, local.dtype, local.device) @ flat).view(local.shape[1:])
     return (_reverse_scan_matrix(n_steps, ctx.decay, local.dtype, local.device) @ flat).view(local.shape)
+
+
+# Surrogate codes and their one parameter, as _cscan.c's backward sweep reads them.
+_C_SURROGATES = {
+    "fast_sigmoid": (0, FAST_SIGMOID_SLOPE),
+    "atan": (1, ATAN_ALPHA),
+    "triangle": (2, TRIANGLE_WIDTH),
+    "sigmoid": (3, SIGMOID_SLOPE),
+}
+
+
+def _c_backward(ctx, membrane, grad_spikes):
+    """Surrogate, product and reverse scan in one sweep in C (``pynmsnn/_cscan.c``)."""
+    n_steps = membrane.shape[0]
+    n = membrane[0].numel()
+    grad_spikes = grad_spikes.to(membrane.dtype).expand(membrane.shape).contiguous()
+    grad = torch.empty(membrane.shape[1:] if ctx.constant else membrane.shape, dtype=membrane.dtype)
+    carry = torch.empty(n, dtype=membrane.dtype)
+    code, slope = _C_SURROGATES[ctx.surrogate]
+    _cscan.lif_backward(
+        membrane.data_ptr(), grad_spikes.data_ptr(), grad.data_ptr(), carry.data_ptr(), n_steps, n,
+        ctx.decay, ctx.threshold, code, slope, ctx.constant, membrane.dtype == torch.float64,
+    )
+    return grad
 
 
 @functools.lru_cache(maxsize=64)

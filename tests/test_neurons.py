@@ -119,3 +119,37 @@ def test_estimator_predict_never_enters_the_autograd_scan(monkeypatch):
 
     monkeypatch.setattr(neurons._LIFScan, "apply", refuse)
     np.testing.assert_array_equal(clf.predict_proba(X), expected)
+
+
+def test_the_c_scan_is_built():
+    """setup.sh builds pynmsnn/_cscan.c; without a compiler the torch loop runs instead."""
+    from pynmsnn import neurons
+
+    assert neurons._cscan is not None
+
+
+@pytest.mark.parametrize("surrogate", sorted(SURROGATES))
+@pytest.mark.parametrize("constant", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_c_loops_equal_torch_loops(monkeypatch, surrogate, constant, dtype):
+    """The C forward and backward sweeps give the torch loops' spikes and gradients."""
+    from pynmsnn import neurons
+
+    generator = torch.Generator().manual_seed(1)
+    shape = (6, 7) if constant else (15, 6, 7)
+    current = (torch.randn(shape, generator=generator, dtype=dtype) * 0.8 + 0.5).requires_grad_(True)
+    upstream = torch.randn((15, 6, 7), generator=generator, dtype=dtype)
+    results = []
+    for use_c in (True, False):
+        monkeypatch.setattr(neurons, "USE_C_SCAN", use_c)
+        current.grad = None
+        spikes = lif_scan(current, 0.85, 1.0, 0.4, surrogate, n_steps=15 if constant else None)
+        (spikes * upstream).sum().backward()
+        with torch.no_grad():
+            inference = lif_scan(current, 0.85, 1.0, 0.4, surrogate, n_steps=15 if constant else None)
+        results.append((spikes.detach(), current.grad.clone(), inference))
+    (c_spikes, c_grad, c_inference), (t_spikes, t_grad, t_inference) = results
+    assert 0 < c_spikes.mean() < 1
+    torch.testing.assert_close(c_spikes, t_spikes, rtol=0, atol=0)
+    torch.testing.assert_close(c_inference, t_inference, rtol=0, atol=0)
+    torch.testing.assert_close(c_grad, t_grad)

@@ -1,0 +1,172 @@
+/*
+ * The forward loop of the LIF scan in C (see pynmsnn/neurons.py for the
+ * equations and the torch version that gives the same numbers).
+ *
+ * The torch version dispatches three small ops per time step; on a CPU each
+ * dispatch costs microseconds, more than the arithmetic of a small layer.
+ * Here a layer's whole scan is one call. Tensors arrive as raw pointers to
+ * contiguous float32 or float64 memory; the caller checks shapes and dtypes.
+ *
+ *   current   (n_steps, n) or, with current_stride 0, one (n) constant current
+ *   membrane  (n_steps, n) pre-reset membrane, or one (n) buffer when
+ *             membrane_stride is 0 (inference keeps no history)
+ *   spikes    (n_steps, n) output, 0 or 1
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define VECTOR_CLONES
+#endif
+
+#define DEFINE_SCAN(NAME, REAL)                                                          \
+    VECTOR_CLONES static void NAME(const REAL *current, Py_ssize_t current_stride,        \
+                                   REAL *membrane, Py_ssize_t membrane_stride,            \
+                                   REAL *spikes, REAL *v, Py_ssize_t n_steps,             \
+                                   Py_ssize_t n, REAL decay, REAL threshold, REAL drop)  \
+    {                                                                                    \
+        for (Py_ssize_t j = 0; j < n; j++) v[j] = 0;                                     \
+        for (Py_ssize_t t = 0; t < n_steps; t++) {                                       \
+            const REAL *c = current + t * current_stride;                                \
+            REAL *m = membrane + t * membrane_stride;                                    \
+            REAL *s = spikes + t * n;                                                    \
+            for (Py_ssize_t j = 0; j < n; j++) {                                         \
+                REAL value = c[j] + decay * v[j]; /* leak + integrate */                 \
+                REAL fired = value > threshold ? (REAL)1 : (REAL)0; /* fire */           \
+                m[j] = value;                                                            \
+                s[j] = fired;                                                            \
+                v[j] = value - fired * drop; /* reset */                                 \
+            }                                                                            \
+        }                                                                                \
+    }
+
+DEFINE_SCAN(scan_float, float)
+DEFINE_SCAN(scan_double, double)
+
+/*
+ * The backward pass in one reverse sweep: the surrogate derivative
+ * sg(x), x = membrane - threshold, times the incoming spike gradient, plus
+ * the decayed gradient of the next step:
+ *
+ *   g[t] = sg(m[t] - threshold) * grad_spikes[t] + decay * g[t+1]
+ *
+ * written to grad (n_steps, n), or with `summed` its sum over time to grad (n),
+ * the gradient of a constant current. Surrogates (pynmsnn/surrogate.py):
+ * 0 fast_sigmoid 1/(1+k|x|)^2, 1 atan (a/2)/(1+(pi a x/2)^2),
+ * 2 triangle max(0, 1-|x|/w)/w, 3 sigmoid k s(kx)(1-s(kx)).
+ */
+/* One sweep over a step's neurons with surrogate SG(x); the branch on the
+ * surrogate is taken once per step, so each inner loop stays vectorizable. */
+#define BACKWARD_STEP(REAL, SG)                                                          \
+    for (Py_ssize_t j = 0; j < n; j++) {                                                 \
+        REAL x = m[j] - threshold;                                                       \
+        REAL value = (SG) * gs[j] + decay * carry[j];                                    \
+        carry[j] = value;                                                                \
+    }
+
+#define DEFINE_BACKWARD(NAME, REAL, EXP)                                                 \
+    VECTOR_CLONES static void NAME(const REAL *restrict membrane,                        \
+                                   const REAL *restrict grad_spikes, REAL *restrict grad, \
+                                   REAL *restrict carry, Py_ssize_t n_steps, Py_ssize_t n, \
+                                   REAL decay, REAL threshold, int code, REAL slope,     \
+                                   int summed)                                           \
+    {                                                                                    \
+        const REAL one = 1, half_pi = (REAL)1.5707963267948966;                          \
+        for (Py_ssize_t j = 0; j < n; j++) carry[j] = 0;                                 \
+        if (summed)                                                                      \
+            for (Py_ssize_t j = 0; j < n; j++) grad[j] = 0;                              \
+        for (Py_ssize_t t = n_steps - 1; t >= 0; t--) {                                  \
+            const REAL *restrict m = membrane + t * n;                                   \
+            const REAL *restrict gs = grad_spikes + t * n;                               \
+            switch (code) {                                                              \
+            case 0:                                                                      \
+                BACKWARD_STEP(REAL, one / ((one + slope * (x < 0 ? -x : x)) *            \
+                                           (one + slope * (x < 0 ? -x : x))))            \
+                break;                                                                   \
+            case 1:                                                                      \
+                BACKWARD_STEP(REAL, slope / 2 / (one + (half_pi * slope * x) *           \
+                                                       (half_pi * slope * x)))           \
+                break;                                                                   \
+            case 2:                                                                      \
+                BACKWARD_STEP(REAL, ((one - (x < 0 ? -x : x) / slope) > 0                \
+                                         ? (one - (x < 0 ? -x : x) / slope) : 0) / slope) \
+                break;                                                                   \
+            default:                                                                     \
+                BACKWARD_STEP(REAL, slope / (one + EXP(-slope * x)) *                    \
+                                        (one - one / (one + EXP(-slope * x))))           \
+            }                                                                            \
+            REAL *restrict out = summed ? grad : grad + t * n;                           \
+            if (summed)                                                                  \
+                for (Py_ssize_t j = 0; j < n; j++) out[j] += carry[j];                   \
+            else                                                                         \
+                memcpy(out, carry, (size_t)n * sizeof(REAL));                            \
+        }                                                                                \
+    }
+
+#include <math.h>
+DEFINE_BACKWARD(backward_float, float, expf)
+DEFINE_BACKWARD(backward_double, double, exp)
+
+static PyObject *lif_forward(PyObject *self, PyObject *args)
+{
+    unsigned long long current, membrane, spikes, v;
+    Py_ssize_t current_stride, membrane_stride, n_steps, n;
+    double decay, threshold, drop;
+    int is_double;
+    if (!PyArg_ParseTuple(args, "KnKnKKnndddp", &current, &current_stride, &membrane,
+                          &membrane_stride, &spikes, &v, &n_steps, &n, &decay, &threshold,
+                          &drop, &is_double))
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    if (is_double)
+        scan_double((const double *)(uintptr_t)current, current_stride,
+                    (double *)(uintptr_t)membrane, membrane_stride, (double *)(uintptr_t)spikes,
+                    (double *)(uintptr_t)v, n_steps, n, decay, threshold, drop);
+    else
+        scan_float((const float *)(uintptr_t)current, current_stride,
+                   (float *)(uintptr_t)membrane, membrane_stride, (float *)(uintptr_t)spikes,
+                   (float *)(uintptr_t)v, n_steps, n, (float)decay, (float)threshold, (float)drop);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+static PyObject *lif_backward(PyObject *self, PyObject *args)
+{
+    unsigned long long membrane, grad_spikes, grad, carry;
+    Py_ssize_t n_steps, n;
+    double decay, threshold, slope;
+    int code, summed, is_double;
+    if (!PyArg_ParseTuple(args, "KKKKnnddidpp", &membrane, &grad_spikes, &grad, &carry, &n_steps,
+                          &n, &decay, &threshold, &code, &slope, &summed, &is_double))
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    if (is_double)
+        backward_double((const double *)(uintptr_t)membrane, (const double *)(uintptr_t)grad_spikes,
+                        (double *)(uintptr_t)grad, (double *)(uintptr_t)carry, n_steps, n, decay,
+                        threshold, code, slope, summed);
+    else
+        backward_float((const float *)(uintptr_t)membrane, (const float *)(uintptr_t)grad_spikes,
+                       (float *)(uintptr_t)grad, (float *)(uintptr_t)carry, n_steps, n, (float)decay,
+                       (float)threshold, code, (float)slope, summed);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"lif_backward", lif_backward, METH_VARARGS,
+     "lif_backward(membrane, grad_spikes, grad, carry, n_steps, n, decay, threshold, code, "
+     "slope, summed, is_double): the LIF backward sweep on raw pointers."},
+    {"lif_forward", lif_forward, METH_VARARGS,
+     "lif_forward(current, current_stride, membrane, membrane_stride, spikes, v, n_steps, n, "
+     "decay, threshold, drop, is_double): the LIF forward scan on raw pointers."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_cscan", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__cscan(void) { return PyModule_Create(&module); }
