@@ -98,7 +98,7 @@ def main(argv=None):
     X_train, y_train = noisy_copies(60, rng)
     X_test, y_test = noisy_copies(50, rng)
     clf = SNNClassifier(
-        hidden_layer_sizes=(32,), n_steps=16, readout="spikes", learning_rate_init=0.01,
+        hidden_layer_sizes=(32,), n_steps=16, readout="spikes", learning_rate_init=0.005,
         max_iter=150, random_state=0,
     ).fit(X_train, y_train)
     accuracy = clf.score(X_test, y_test)
