@@ -145,3 +145,16 @@ def test_refractory_penalty_and_threshold_change_activity():
         clf = SNNClassifier(**{**SMALL, "max_iter": 1}, refractory_penalty=penalty).fit(X, y)
         rates.append(clf.simulate(X).firing_rates["hidden 1"])
     assert rates[1] < rates[0]
+
+
+def test_verbose_shows_a_progress_bar_with_loss_and_validation_score(capsys):
+    """verbose=1 draws a tqdm bar over epochs with the loss (and validation score);
+    the default is silent."""
+    X, y = load_iris(return_X_y=True)
+    SNNClassifier(**{**SMALL, "max_iter": 4}).fit(X, y)
+    assert capsys.readouterr().err == ""
+    SNNClassifier(**{**SMALL, "max_iter": 4}, verbose=1, early_stopping=True).fit(X, y)
+    err = capsys.readouterr().err
+    assert "SNNClassifier" in err and "epoch" in err
+    assert "loss=" in err and "val_score=" in err
+    assert "4/4" in err
