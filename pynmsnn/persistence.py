@@ -265,8 +265,8 @@ def load(path):
     Notes
     -----
     Predictions are identical to the saved estimator's on the same kind of
-    device. A CPU predicts in float64 and a GPU in float32, so a model trained
-    on a GPU and loaded on a CPU agrees with its GPU predictions up to float32
+    device. A GPU and a CPU sum in different orders, so a model trained on a
+    GPU and loaded on a CPU agrees with its GPU predictions up to float32
     rounding.
 
     Examples
