@@ -431,8 +431,10 @@ class BaseSNN(BaseEstimator):
         """Drop every fitted attribute, so that the estimator is unfitted again."""
         keep = set(self.get_params(deep=False))
         for name in list(vars(self)):
-            # scikit-learn's own settings (set_output, metadata routing) are not fitted state.
-            if name not in keep and not name.startswith(("_sklearn", "_metadata_request")):
+            # scikit-learn's own settings (set_output, metadata routing) are not fitted state,
+            # and neither is an instance attribute that overrides one of the class (a wrapped method).
+            settings = name.startswith(("_sklearn", "_metadata_request"))
+            if name not in keep and not settings and not hasattr(type(self), name):
                 delattr(self, name)
 
     def _run_epoch(self, inputs, targets, batch_size, generator, device_generator):
