@@ -20,6 +20,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
+from ._malloc import keep_freed_memory
 from ._tabular import TableScaler, check_finite, is_dataframe, non_number_error
 from .activity import activity_report, calibrate_firing, check_firing_health
 from .encoders import ENCODERS
@@ -325,6 +326,7 @@ class BaseSNN(BaseEstimator):
         """
         n_samples = inputs.shape[0]
         batch_size = self._batch_size(n_samples)
+        self._keep_freed_memory(batch_size, copies=6)  # current, membrane, spikes and their gradients
         generator = torch.Generator().manual_seed(self._seed + self.n_iter_)
         device_generator = generator if self._device.type == "cpu" else torch.Generator(
             device=self._device).manual_seed(self._seed + self.n_iter_)
@@ -484,6 +486,13 @@ class BaseSNN(BaseEstimator):
         """The network's output for ``X`` as a float64 numpy array, in batches."""
         return self._forward_scaled(self._prepare_X_fitted(X))
 
+    def _keep_freed_memory(self, n_rows, copies):
+        """On a CPU, keep the memory a minibatch frees for the next (see ``pynmsnn/_malloc.py``)."""
+        if self._device.type == "cpu":
+            module = self.module_
+            values = n_rows * module.n_steps * sum(layer.out_features for layer in module.layers)
+            keep_freed_memory(copies * 4 * values)
+
     def _forward_scaled(self, inputs):
         """Network output for scaled rows, in fixed-size chunks without autograd."""
         self.module_.eval()
@@ -492,6 +501,7 @@ class BaseSNN(BaseEstimator):
         self._set_precision()
         module = self.module_
         size = predict_chunk_rows(module.n_steps, [layer.out_features for layer in module.layers])
+        self._keep_freed_memory(size, copies=3)  # current, membrane, spikes
         chunk = torch.zeros((size, inputs.shape[1]), dtype=torch.float32, device=self._device)
         with torch.inference_mode():
             for start in range(0, n_rows, size):
