@@ -51,9 +51,10 @@ DEFINE_SCAN(scan_double, double)
 /*
  * The backward pass in one reverse sweep: the surrogate derivative
  * sg(x), x = membrane - threshold, times the incoming spike gradient, plus
- * the decayed gradient of the next step:
+ * the decayed gradient of the next step, through the reset when reset_grad
+ * (the amount the reset subtracts) is not 0:
  *
- *   g[t] = sg(m[t] - threshold) * grad_spikes[t] + decay * g[t+1]
+ *   g[t] = sg[t] * grad_spikes[t] + decay * (1 - reset_grad * sg[t]) * g[t+1]
  *
  * written to grad (n_steps, n), or with `summed` its sum over time to grad (n),
  * the gradient of a constant current. Surrogates (pynmsnn/surrogate.py):
@@ -65,7 +66,8 @@ DEFINE_SCAN(scan_double, double)
 #define BACKWARD_STEP(REAL, SG)                                                          \
     for (Py_ssize_t j = 0; j < n; j++) {                                                 \
         REAL x = m[j] - threshold;                                                       \
-        REAL value = (SG) * gs[j] + decay * carry[j];                                    \
+        REAL sg = (SG);                                                                  \
+        REAL value = sg * gs[j] + decay * carry[j] * (one - reset_grad * sg);            \
         carry[j] = value;                                                                \
     }
 
@@ -74,7 +76,7 @@ DEFINE_SCAN(scan_double, double)
                                    const REAL *restrict grad_spikes, REAL *restrict grad, \
                                    REAL *restrict carry, Py_ssize_t n_steps, Py_ssize_t n, \
                                    REAL decay, REAL threshold, int code, REAL slope,     \
-                                   int summed)                                           \
+                                   int summed, REAL reset_grad)                          \
     {                                                                                    \
         const REAL one = 1, half_pi = (REAL)1.5707963267948966;                          \
         for (Py_ssize_t j = 0; j < n; j++) carry[j] = 0;                                 \
@@ -139,20 +141,20 @@ static PyObject *lif_backward(PyObject *self, PyObject *args)
 {
     unsigned long long membrane, grad_spikes, grad, carry;
     Py_ssize_t n_steps, n;
-    double decay, threshold, slope;
+    double decay, threshold, slope, reset_grad;
     int code, summed, is_double;
-    if (!PyArg_ParseTuple(args, "KKKKnnddidpp", &membrane, &grad_spikes, &grad, &carry, &n_steps,
-                          &n, &decay, &threshold, &code, &slope, &summed, &is_double))
+    if (!PyArg_ParseTuple(args, "KKKKnnddidppd", &membrane, &grad_spikes, &grad, &carry, &n_steps,
+                          &n, &decay, &threshold, &code, &slope, &summed, &is_double, &reset_grad))
         return NULL;
     Py_BEGIN_ALLOW_THREADS
     if (is_double)
         backward_double((const double *)(uintptr_t)membrane, (const double *)(uintptr_t)grad_spikes,
                         (double *)(uintptr_t)grad, (double *)(uintptr_t)carry, n_steps, n, decay,
-                        threshold, code, slope, summed);
+                        threshold, code, slope, summed, reset_grad);
     else
         backward_float((const float *)(uintptr_t)membrane, (const float *)(uintptr_t)grad_spikes,
                        (float *)(uintptr_t)grad, (float *)(uintptr_t)carry, n_steps, n, (float)decay,
-                       (float)threshold, code, (float)slope, summed);
+                       (float)threshold, code, (float)slope, summed, (float)reset_grad);
     Py_END_ALLOW_THREADS
     Py_RETURN_NONE;
 }
@@ -160,7 +162,7 @@ static PyObject *lif_backward(PyObject *self, PyObject *args)
 static PyMethodDef methods[] = {
     {"lif_backward", lif_backward, METH_VARARGS,
      "lif_backward(membrane, grad_spikes, grad, carry, n_steps, n, decay, threshold, code, "
-     "slope, summed, is_double): the LIF backward sweep on raw pointers."},
+     "slope, summed, is_double, reset_grad): the LIF backward sweep on raw pointers."},
     {"lif_forward", lif_forward, METH_VARARGS,
      "lif_forward(current, current_stride, membrane, membrane_stride, spikes, v, n_steps, n, "
      "decay, threshold, drop, is_double): the LIF forward scan on raw pointers."},

@@ -34,6 +34,12 @@ _SHARED_PARAMETERS = """\
     surrogate : {'fast_sigmoid', 'atan', 'triangle', 'sigmoid'}, default='fast_sigmoid'
         Derivative used for the spike in backpropagation.
 
+    detach_reset : bool, default=False
+        Leave the reset (the threshold taken off after a spike) out of the
+        gradient, as snnTorch does by default. By default the gradient flows
+        through it too, which learned as well or better in the benchmarks
+        (``benchmarks/bench_defaults.py``, ``benchmarks/bench_engine.py``).
+
     encoder : {'current', 'noisy', 'poisson', 'latency'}, default='current'
         How a row becomes ``n_steps`` of input: the scaled row at every step;
         the row times uniform noise; Bernoulli spikes; or one spike per feature,
@@ -181,6 +187,7 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
         threshold=1.0,
         refractory_penalty=0.0,
         surrogate="fast_sigmoid",
+        detach_reset=False,
         encoder="current",
         readout="membrane",
         alpha=1e-4,
@@ -206,6 +213,7 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
         self.threshold = threshold
         self.refractory_penalty = refractory_penalty
         self.surrogate = surrogate
+        self.detach_reset = detach_reset
         self.encoder = encoder
         self.readout = readout
         self.alpha = alpha
@@ -463,6 +471,7 @@ class SNNRegressor(RegressorMixin, BaseSNN):
         threshold=1.0,
         refractory_penalty=0.0,
         surrogate="fast_sigmoid",
+        detach_reset=False,
         encoder="current",
         alpha=1e-4,
         spike_penalty=0.0,
@@ -487,6 +496,7 @@ class SNNRegressor(RegressorMixin, BaseSNN):
         self.threshold = threshold
         self.refractory_penalty = refractory_penalty
         self.surrogate = surrogate
+        self.detach_reset = detach_reset
         self.encoder = encoder
         self.alpha = alpha
         self.spike_penalty = spike_penalty

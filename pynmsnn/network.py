@@ -137,6 +137,8 @@ class SpikingNetwork(nn.Module):
         How a row becomes ``n_steps`` of input (see :mod:`pynmsnn.encoders`).
     readout : {'membrane', 'spikes'}, default='membrane'
         Average the readout membrane over time, or count readout spikes.
+    detach_reset : bool, default=False
+        Leave the reset out of the gradient (see :mod:`pynmsnn.neurons`).
     spike_matmul_dtype : torch.dtype, default=None
         Dtype of the hidden layers' matmuls whose input is spikes
         (``torch.bfloat16`` is several times faster on CPUs with native bf16);
@@ -166,6 +168,7 @@ class SpikingNetwork(nn.Module):
         surrogate="fast_sigmoid",
         encoder="current",
         readout="membrane",
+        detach_reset=False,
         spike_matmul_dtype=None,
         generator=None,
     ):
@@ -184,6 +187,7 @@ class SpikingNetwork(nn.Module):
         self.surrogate = surrogate
         self.encoder = encoder
         self.readout = readout
+        self.detach_reset = bool(detach_reset)
         self.spike_matmul_dtype = spike_matmul_dtype
         self.reset_parameters(generator)
 
@@ -229,7 +233,9 @@ class SpikingNetwork(nn.Module):
     def _lif(self, current, constant=False):
         """Spikes of LIF neurons driven by ``current`` (constant over time or not)."""
         n_steps = self.n_steps if constant else None
-        return lif_scan(current, self.decay, self.threshold, self.refractory_penalty, self.surrogate, n_steps)
+        return lif_scan(
+            current, self.decay, self.threshold, self.refractory_penalty, self.surrogate, n_steps, self.detach_reset
+        )
 
     def _over_time(self, tensor):
         return tensor.unsqueeze(0).expand(self.n_steps, *tensor.shape)
@@ -315,7 +321,7 @@ class SpikingNetwork(nn.Module):
                     continue
                 activity_t = spike(v[i] - self.threshold, self.surrogate)
                 spikes[i].append(activity_t)
-                v[i] = v[i] - activity_t.detach() * drop
+                v[i] = v[i] - (activity_t.detach() if self.detach_reset else activity_t) * drop
                 if is_readout:
                     output = output + activity_t
         if not record:

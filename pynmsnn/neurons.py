@@ -6,19 +6,21 @@ For input current ``I[t]`` (already ``W x[t] + b``), per time step::
     s[t] = H(v[t] - threshold)                            # fire: 0 or 1
     v[t] = v[t] - s[t] * (threshold + refractory_penalty) # reset, below rest
 
-with ``v[0] = 0``. The reset is *detached* from the gradient (as in snnTorch's
-default), so the backward pass is the linear reverse scan::
+with ``v[0] = 0``. With ``sg[t] = surrogate(v[t] - threshold)`` at the
+pre-reset membrane, the backward pass is the reverse scan::
 
-    g[t] = sg[t] * dL/ds[t] + decay * g[t+1],     dL/dI[t] = g[t]
+    g[t] = sg[t] * dL/ds[t] + decay * (1 - drop * sg[t]) * g[t+1],   dL/dI[t] = g[t]
 
-where ``sg[t] = surrogate(v[t] - threshold)`` uses the pre-reset membrane.
+where ``drop = threshold + refractory_penalty``: the gradient also flows
+through the reset. With ``detach_reset=True`` (snnTorch's default) the reset is
+left out of the gradient, ``drop`` counts as 0 above, and the scan is linear.
 
 Two implementations give the same numbers:
 
 * :func:`lif_scan` -- the fast path: one ``torch.autograd.Function`` whose
   forward runs three in-place ops per step with no autograd graph and saves only
   the pre-reset membrane, and whose backward computes every surrogate at once,
-  then the (linear) reverse scan as one matmul.
+  then the reverse scan (one matmul when it is linear, a detached reset).
 * :func:`lif_reference` -- a plain step-by-step loop through autograd, kept as
   the reference the fast path is tested against, and used for recording.
 """
@@ -56,7 +58,7 @@ class _LIFScan(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, current, n_steps, decay, threshold, refractory_penalty, surrogate):
+    def forward(ctx, current, n_steps, decay, threshold, refractory_penalty, surrogate, detach_reset):
         constant = n_steps is not None
         steps = n_steps if constant else current.shape[0]
         shape = (steps, *(current.shape if constant else current.shape[1:]))
@@ -67,12 +69,13 @@ class _LIFScan(torch.autograd.Function):
         _forward(over_time, decay, threshold, drop, spikes, membrane)
         ctx.save_for_backward(membrane)
         ctx.constant, ctx.decay, ctx.threshold, ctx.surrogate = constant, decay, threshold, surrogate
+        ctx.reset_grad = 0.0 if detach_reset else drop  # how much a spike's reset takes off
         return spikes
 
     @staticmethod
     def backward(ctx, grad_spikes):
         (membrane,) = ctx.saved_tensors
-        return _backward(ctx, membrane, grad_spikes), None, None, None, None, None
+        return _backward(ctx, membrane, grad_spikes), None, None, None, None, None, None
 
 
 def _forward(current, decay, threshold, drop, spikes, membranes):
@@ -119,7 +122,10 @@ def _backward(ctx, membrane, grad_spikes):
     if _cscan is not None and USE_C_SCAN and membrane.device.type == "cpu":
         return _c_backward(ctx, membrane, grad_spikes)
     # Every surrogate at once, computed in place in a fresh tensor.
-    local = SURROGATES_INPLACE[ctx.surrogate](membrane - ctx.threshold).mul_(grad_spikes)
+    surrogates = SURROGATES_INPLACE[ctx.surrogate](membrane - ctx.threshold)
+    if ctx.reset_grad:
+        return _reverse_scan_through_reset(ctx, surrogates, grad_spikes)
+    local = surrogates.mul_(grad_spikes)
     # The reverse scan g[t] = local[t] + decay * g[t+1] is linear: g = M @ local
     # with M[t, k] = decay^(k - t) for k >= t. One matmul replaces T small ops;
     # a constant current needs only the column sums of M (one vector product).
@@ -128,6 +134,20 @@ def _backward(ctx, membrane, grad_spikes):
     if ctx.constant:
         return (_time_sum_weights(n_steps, ctx.decay, local.dtype, local.device) @ flat).view(local.shape[1:])
     return (_reverse_scan_matrix(n_steps, ctx.decay, local.dtype, local.device) @ flat).view(local.shape)
+
+
+def _reverse_scan_through_reset(ctx, surrogates, grad_spikes):
+    """``g[t] = sg[t] * dL/ds[t] + decay * (1 - drop * sg[t]) * g[t+1]``, step by step.
+
+    The coefficient of ``g[t+1]`` changes with ``t``, so the scan is not one matmul.
+    """
+    local = surrogates * grad_spikes
+    carry_factor = (1.0 - ctx.reset_grad * surrogates).mul_(ctx.decay)
+    grad = torch.empty_like(local)
+    g = torch.zeros_like(local[0])
+    for t in range(local.shape[0] - 1, -1, -1):
+        g = torch.addcmul(local[t], carry_factor[t], g, out=grad[t])
+    return grad.sum(0) if ctx.constant else grad
 
 
 # Surrogate codes and their one parameter, as _cscan.c's backward sweep reads them.
@@ -149,7 +169,7 @@ def _c_backward(ctx, membrane, grad_spikes):
     code, slope = _C_SURROGATES[ctx.surrogate]
     _cscan.lif_backward(
         membrane.data_ptr(), grad_spikes.data_ptr(), grad.data_ptr(), carry.data_ptr(), n_steps, n,
-        ctx.decay, ctx.threshold, code, slope, ctx.constant, membrane.dtype == torch.float64,
+        ctx.decay, ctx.threshold, code, slope, ctx.constant, membrane.dtype == torch.float64, ctx.reset_grad,
     )
     return grad
 
@@ -169,7 +189,9 @@ def _time_sum_weights(n_steps, decay, dtype, device):
     return _reverse_scan_matrix(n_steps, decay, torch.float64, "cpu").sum(0).to(dtype=dtype, device=device)
 
 
-def lif_scan(current, decay, threshold, refractory_penalty=0.0, surrogate="fast_sigmoid", n_steps=None):
+def lif_scan(
+    current, decay, threshold, refractory_penalty=0.0, surrogate="fast_sigmoid", n_steps=None, detach_reset=False
+):
     """Run LIF neurons over time; the fast path.
 
     Parameters
@@ -187,6 +209,8 @@ def lif_scan(current, decay, threshold, refractory_penalty=0.0, surrogate="fast_
         Name of the surrogate derivative (see :mod:`pynmsnn.surrogate`).
     n_steps : int, default=None
         Repeat a constant ``current`` for this many steps.
+    detach_reset : bool, default=False
+        Leave the reset out of the gradient (snnTorch's default).
 
     Returns
     -------
@@ -209,7 +233,7 @@ def lif_scan(current, decay, threshold, refractory_penalty=0.0, surrogate="fast_
     if not (torch.is_grad_enabled() and current.requires_grad):
         return _scan_spikes_only(current, n_steps, float(decay), float(threshold), float(refractory_penalty))
     return _LIFScan.apply(
-        current, n_steps, float(decay), float(threshold), float(refractory_penalty), surrogate
+        current, n_steps, float(decay), float(threshold), float(refractory_penalty), surrogate, bool(detach_reset)
     )
 
 
@@ -225,7 +249,7 @@ def _scan_spikes_only(current, n_steps, decay, threshold, refractory_penalty):
     return spikes
 
 
-def lif_reference(current, decay, threshold, refractory_penalty=0.0, surrogate="fast_sigmoid"):
+def lif_reference(current, decay, threshold, refractory_penalty=0.0, surrogate="fast_sigmoid", detach_reset=False):
     """Run LIF neurons over time step by step through autograd; the reference.
 
     Same equations and arguments as :func:`lif_scan`.
@@ -252,7 +276,7 @@ def lif_reference(current, decay, threshold, refractory_penalty=0.0, surrogate="
         s = spike(v - threshold, surrogate)
         spikes.append(s)
         membranes.append(v)
-        v = v - s.detach() * (threshold + refractory_penalty)
+        v = v - (s.detach() if detach_reset else s) * (threshold + refractory_penalty)
     return torch.stack(spikes), torch.stack(membranes)
 
 

@@ -204,6 +204,7 @@ def _network_config(module):
         "threshold": module.threshold,
         "refractory_penalty": module.refractory_penalty,
         "surrogate": module.surrogate,
+        "detach_reset": module.detach_reset,
         "encoder": module.encoder,
         "readout": module.readout,
     }

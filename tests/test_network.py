@@ -6,10 +6,11 @@ import torch
 from pynmsnn.network import SpikingNetwork
 
 
-def make_network(encoder, readout, hidden, seed=0):
+def make_network(encoder, readout, hidden, seed=0, detach_reset=False):
     net = SpikingNetwork(
         6, hidden, 3, n_steps=9, decay=0.85, threshold=1.0, refractory_penalty=0.3,
-        encoder=encoder, readout=readout, generator=torch.Generator().manual_seed(seed),
+        encoder=encoder, readout=readout, detach_reset=detach_reset,
+        generator=torch.Generator().manual_seed(seed),
     ).double()
     with torch.no_grad():  # stronger weights so that every layer fires
         for layer in net.layers:
@@ -20,8 +21,9 @@ def make_network(encoder, readout, hidden, seed=0):
 @pytest.mark.parametrize("encoder", ["current", "noisy", "poisson", "latency"])
 @pytest.mark.parametrize("readout", ["membrane", "spikes"])
 @pytest.mark.parametrize("hidden", [(), (10,), (10, 8)])
-def test_fast_forward_and_gradients_equal_reference(encoder, readout, hidden):
-    net = make_network(encoder, readout, hidden)
+@pytest.mark.parametrize("detach_reset", [False, True])
+def test_fast_forward_and_gradients_equal_reference(encoder, readout, hidden, detach_reset):
+    net = make_network(encoder, readout, hidden, detach_reset=detach_reset)
     x = torch.rand(5, 6, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     upstream = torch.randn(5, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
 

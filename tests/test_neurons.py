@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pynmsnn.neurons import lif_reference, lif_scan, readout_weights
-from pynmsnn.surrogate import SURROGATES
+from pynmsnn.surrogate import FAST_SIGMOID_SLOPE, SURROGATES
 
 
 def test_golden_membrane_trajectory():
@@ -52,22 +52,44 @@ def test_rate_does_not_fall_as_input_rises(low, extra, decay):
 
 @pytest.mark.parametrize("surrogate", sorted(SURROGATES))
 @pytest.mark.parametrize("penalty", [0.0, 0.7])
-def test_fast_scan_equals_reference_forward_and_gradient(surrogate, penalty):
-    """The hand-written backward equals autograd through the step-by-step reference."""
+@pytest.mark.parametrize("detach_reset", [False, True])
+@pytest.mark.parametrize("use_c", [True, False])
+def test_fast_scan_equals_reference_forward_and_gradient(monkeypatch, surrogate, penalty, detach_reset, use_c):
+    """The hand-written backward (C sweep or torch) equals autograd through the step-by-step reference."""
+    from pynmsnn import neurons
+
+    monkeypatch.setattr(neurons, "USE_C_SCAN", use_c)
     generator = torch.Generator().manual_seed(0)
     current = (torch.randn(12, 4, 5, generator=generator, dtype=torch.float64) + 0.6).requires_grad_(True)
     upstream = torch.randn(12, 4, 5, generator=generator, dtype=torch.float64)
 
-    fast = lif_scan(current, 0.8, 1.0, penalty, surrogate)
+    fast = lif_scan(current, 0.8, 1.0, penalty, surrogate, detach_reset=detach_reset)
     (fast * upstream).sum().backward()
     fast_grad = current.grad.clone()
     current.grad = None
-    reference, _ = lif_reference(current, 0.8, 1.0, penalty, surrogate)
+    reference, _ = lif_reference(current, 0.8, 1.0, penalty, surrogate, detach_reset=detach_reset)
     (reference * upstream).sum().backward()
 
     torch.testing.assert_close(fast, reference)
     assert fast.sum() > 0  # the comparison covers firing neurons
     torch.testing.assert_close(fast_grad, current.grad)
+
+
+def test_the_reset_changes_the_gradient_and_not_the_spikes():
+    """detach_reset only drops the reset's term from the gradient: g[t+1] is scaled by 1 - drop * sg[t]."""
+    current = torch.tensor([[1.2], [0.3]], dtype=torch.float64)  # fires at step 0 only
+    grads, spikes = [], []
+    for detach_reset in (False, True):
+        leaf = current.clone().requires_grad_(True)
+        out = lif_scan(leaf, 0.5, 1.0, 0.0, "fast_sigmoid", detach_reset=detach_reset)
+        out[1].sum().backward()  # the loss sees step 1 only
+        grads.append(leaf.grad[0, 0].item())
+        spikes.append(out.detach())
+    torch.testing.assert_close(spikes[0], spikes[1])
+    v1 = 0.5 * (1.2 - 1.0) + 0.3
+    sg = lambda x: 1.0 / (1.0 + FAST_SIGMOID_SLOPE * abs(x)) ** 2  # noqa: E731
+    assert grads[1] == pytest.approx(sg(v1 - 1.0) * 0.5)
+    assert grads[0] == pytest.approx(sg(v1 - 1.0) * 0.5 * (1.0 - sg(1.2 - 1.0)))
 
 
 def test_constant_current_gradient_sums_over_time():
@@ -131,7 +153,8 @@ def test_the_c_scan_is_built():
 @pytest.mark.parametrize("surrogate", sorted(SURROGATES))
 @pytest.mark.parametrize("constant", [False, True])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_c_loops_equal_torch_loops(monkeypatch, surrogate, constant, dtype):
+@pytest.mark.parametrize("detach_reset", [False, True])
+def test_c_loops_equal_torch_loops(monkeypatch, surrogate, constant, dtype, detach_reset):
     """The C forward and backward sweeps give the torch loops' spikes and gradients."""
     from pynmsnn import neurons
 
@@ -143,7 +166,7 @@ def test_c_loops_equal_torch_loops(monkeypatch, surrogate, constant, dtype):
     for use_c in (True, False):
         monkeypatch.setattr(neurons, "USE_C_SCAN", use_c)
         current.grad = None
-        spikes = lif_scan(current, 0.85, 1.0, 0.4, surrogate, n_steps=15 if constant else None)
+        spikes = lif_scan(current, 0.85, 1.0, 0.4, surrogate, 15 if constant else None, detach_reset)
         (spikes * upstream).sum().backward()
         with torch.no_grad():
             inference = lif_scan(current, 0.85, 1.0, 0.4, surrogate, n_steps=15 if constant else None)
