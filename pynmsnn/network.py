@@ -87,29 +87,35 @@ class SpikeRecord:
 
 
 class _LowPrecisionSpikeLinear(torch.autograd.Function):
-    """``spikes @ weight.T`` with the forward and input-gradient matmuls in a low dtype.
+    """``spikes @ weight.T + bias`` with the forward and input-gradient matmuls in a low dtype.
 
     Spikes (0 or 1) are exact in bfloat16, so the forward rounds only the
-    weights. The weight gradient, which carries the small updates learning
-    depends on, is computed in the input's full precision.
+    weights. The bias is added in the input's dtype, in the same pass that
+    widens the low-precision product back to it. The weight gradient, which
+    carries the small updates learning depends on, is computed in the input's
+    full precision.
     """
 
     @staticmethod
-    def forward(ctx, spikes, weight, low):
+    def forward(ctx, spikes, weight, bias, low):
         ctx.save_for_backward(spikes, weight)
         ctx.low = low
-        return F.linear(spikes.to(low), weight.to(low)).to(spikes.dtype)
+        # bfloat16 + float32 promotes to float32: one pass, and the same numbers
+        # as widening first and adding after.
+        return torch.add(F.linear(spikes.to(low), weight.to(low)), bias.to(spikes.dtype))
 
     @staticmethod
     def backward(ctx, grad_out):
         spikes, weight = ctx.saved_tensors
-        grad_spikes = grad_weight = None
+        grad_spikes = grad_weight = grad_bias = None
+        flat_grad = grad_out.reshape(-1, grad_out.shape[-1])
         if ctx.needs_input_grad[0]:
             grad_spikes = (grad_out.to(ctx.low) @ weight.to(ctx.low)).to(grad_out.dtype)
         if ctx.needs_input_grad[1]:
-            flat_grad = grad_out.reshape(-1, grad_out.shape[-1])
             grad_weight = flat_grad.T @ spikes.reshape(-1, spikes.shape[-1]).to(grad_out.dtype)
-        return grad_spikes, grad_weight, None
+        if ctx.needs_input_grad[2]:
+            grad_bias = flat_grad.sum(0)
+        return grad_spikes, grad_weight, grad_bias, None
 
 
 class SpikingNetwork(nn.Module):
@@ -223,7 +229,7 @@ class SpikingNetwork(nn.Module):
         bias = layer.bias.to(dtype)
         low = self.spike_matmul_dtype
         if spike_input and low is not None:
-            return _LowPrecisionSpikeLinear.apply(activity, layer.weight, low) + bias
+            return _LowPrecisionSpikeLinear.apply(activity, layer.weight, layer.bias, low)
         return F.linear(activity, layer.weight.to(dtype), bias)
 
     def _spike_input(self, layer_index, constant):
