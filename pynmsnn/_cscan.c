@@ -49,6 +49,33 @@ DEFINE_SCAN(scan_float, float)
 DEFINE_SCAN(scan_double, double)
 
 /*
+ * Inference through the last hidden layer: the same scan, but instead of the
+ * spikes it returns their weighted sum over time, pooled[j] = sum_t w[t] s[t][j]
+ * (the readout's leak weights), so the (n_steps, n) spikes are never written.
+ */
+#define DEFINE_POOLED_SCAN(NAME, REAL)                                                   \
+    VECTOR_CLONES static void NAME(const REAL *current, Py_ssize_t current_stride,        \
+                                   const REAL *weights, REAL *pooled, REAL *v,            \
+                                   Py_ssize_t n_steps, Py_ssize_t n, REAL decay,          \
+                                   REAL threshold, REAL drop)                             \
+    {                                                                                    \
+        for (Py_ssize_t j = 0; j < n; j++) v[j] = 0, pooled[j] = 0;                      \
+        for (Py_ssize_t t = 0; t < n_steps; t++) {                                       \
+            const REAL *c = current + t * current_stride;                                \
+            const REAL w = weights[t];                                                   \
+            for (Py_ssize_t j = 0; j < n; j++) {                                         \
+                REAL value = c[j] + decay * v[j];                                        \
+                REAL fired = value > threshold ? (REAL)1 : (REAL)0;                      \
+                pooled[j] += w * fired;                                                  \
+                v[j] = value - fired * drop;                                             \
+            }                                                                            \
+        }                                                                                \
+    }
+
+DEFINE_POOLED_SCAN(pooled_scan_float, float)
+DEFINE_POOLED_SCAN(pooled_scan_double, double)
+
+/*
  * The backward pass in one reverse sweep: the surrogate derivative
  * sg(x), x = membrane - threshold, times the incoming spike gradient, plus
  * the decayed gradient of the next step, through the reset when reset_grad
@@ -137,6 +164,29 @@ static PyObject *lif_forward(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+static PyObject *lif_pooled(PyObject *self, PyObject *args)
+{
+    unsigned long long current, weights, pooled, v;
+    Py_ssize_t current_stride, n_steps, n;
+    double decay, threshold, drop;
+    int is_double;
+    if (!PyArg_ParseTuple(args, "KnKKKnndddp", &current, &current_stride, &weights, &pooled, &v,
+                          &n_steps, &n, &decay, &threshold, &drop, &is_double))
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    if (is_double)
+        pooled_scan_double((const double *)(uintptr_t)current, current_stride,
+                           (const double *)(uintptr_t)weights, (double *)(uintptr_t)pooled,
+                           (double *)(uintptr_t)v, n_steps, n, decay, threshold, drop);
+    else
+        pooled_scan_float((const float *)(uintptr_t)current, current_stride,
+                          (const float *)(uintptr_t)weights, (float *)(uintptr_t)pooled,
+                          (float *)(uintptr_t)v, n_steps, n, (float)decay, (float)threshold,
+                          (float)drop);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
 static PyObject *lif_backward(PyObject *self, PyObject *args)
 {
     unsigned long long membrane, grad_spikes, grad, carry;
@@ -163,6 +213,9 @@ static PyMethodDef methods[] = {
     {"lif_backward", lif_backward, METH_VARARGS,
      "lif_backward(membrane, grad_spikes, grad, carry, n_steps, n, decay, threshold, code, "
      "slope, summed, is_double, reset_grad): the LIF backward sweep on raw pointers."},
+    {"lif_pooled", lif_pooled, METH_VARARGS,
+     "lif_pooled(current, current_stride, weights, pooled, v, n_steps, n, decay, threshold, "
+     "drop, is_double): the LIF scan returning sum_t weights[t] * spikes[t]."},
     {"lif_forward", lif_forward, METH_VARARGS,
      "lif_forward(current, current_stride, membrane, membrane_stride, spikes, v, n_steps, n, "
      "decay, threshold, drop, is_double): the LIF forward scan on raw pointers."},

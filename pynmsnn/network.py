@@ -27,7 +27,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .encoders import BINARY_ENCODERS, encode, mean_current
-from .neurons import lif_scan, readout_weights
+from .neurons import lif_pooled, lif_scan, readout_weights
 from .surrogate import spike
 
 __all__ = ["SpikeRecord", "SpikingNetwork"]
@@ -90,8 +90,8 @@ class _LowPrecisionSpikeLinear(torch.autograd.Function):
     """``spikes @ weight.T + bias`` with the forward and input-gradient matmuls in a low dtype.
 
     Spikes (0 or 1) are exact in bfloat16, so the forward rounds only the
-    weights. The bias is added in the input's dtype, in the same pass that
-    widens the low-precision product back to it. The weight gradient, which
+    weights. The bias is added in the input's dtype, after the low-precision
+    product is widened back to it. The weight gradient, which
     carries the small updates learning depends on, is computed in the input's
     full precision.
     """
@@ -100,9 +100,9 @@ class _LowPrecisionSpikeLinear(torch.autograd.Function):
     def forward(ctx, spikes, weight, bias, low):
         ctx.save_for_backward(spikes, weight)
         ctx.low = low
-        # bfloat16 + float32 promotes to float32: one pass, and the same numbers
-        # as widening first and adding after.
-        return torch.add(F.linear(spikes.to(low), weight.to(low)), bias.to(spikes.dtype))
+        # Widen, then add in place: a mixed-dtype add would be one pass but runs
+        # several times slower than the two.
+        return F.linear(spikes.to(low), weight.to(low)).to(spikes.dtype).add_(bias.to(spikes.dtype))
 
     @staticmethod
     def backward(ctx, grad_out):
@@ -273,9 +273,15 @@ class SpikingNetwork(nn.Module):
         """The fast path; appends each hidden layer's mean rate to ``rates`` when a list."""
         activity, constant = self._input_drive(x, generator)
         spike_input = self._spike_input(0, constant)
-        for layer in self.hidden:
+        weights = readout_weights(self.n_steps, self.decay, activity.dtype, activity.device)
+        for i, layer in enumerate(self.hidden):
             # One matmul for all steps, or a single one for a constant current.
             current = self._linear(layer, activity, spike_input)
+            if self._pools_in_scan(i, current, rates):
+                return self._readout(lif_pooled(
+                    current, self.decay, self.threshold, self.refractory_penalty, weights,
+                    self.n_steps if constant else None,
+                ), weights)
             activity = self._lif(current, constant)
             if rates is not None:
                 rates.append(activity.mean())
@@ -283,11 +289,24 @@ class SpikingNetwork(nn.Module):
         if self.readout == "spikes":
             current = self._linear(self.output, activity)  # the readout stays exact
             return self._lif(current, constant).sum(0)
-        weights = readout_weights(self.n_steps, self.decay, activity.dtype, activity.device)
         if constant:
             pooled = activity * weights.sum()
         else:
             pooled = (weights @ activity.reshape(self.n_steps, -1)).reshape(activity.shape[1:])
+        return self._readout(pooled, weights)
+
+    def _pools_in_scan(self, layer_index, current, rates):
+        """Whether the last hidden layer can hand the readout its pooled spikes directly.
+
+        At inference with the membrane readout, only the weighted sum of the last
+        hidden layer's spikes over time is needed (:func:`lif_pooled`).
+        """
+        is_last = layer_index == len(self.hidden) - 1
+        needs_grad = torch.is_grad_enabled() and current.requires_grad
+        return is_last and self.readout == "membrane" and rates is None and not needs_grad
+
+    def _readout(self, pooled, weights):
+        """The time-averaged readout membrane from the pooled spikes of the last layer."""
         weight, bias = self.output.weight.to(pooled.dtype), self.output.bias.to(pooled.dtype)
         return F.linear(pooled, weight, bias * weights.sum())
 

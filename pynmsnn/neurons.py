@@ -39,7 +39,7 @@ from .surrogate import (
     surrogate_grad,
 )
 
-__all__ = ["lif_reference", "lif_scan", "readout_weights"]
+__all__ = ["lif_pooled", "lif_reference", "lif_scan", "readout_weights"]
 
 try:  # the forward loop compiled from _cscan.c; the torch loop below does the same work
     from . import _cscan
@@ -247,6 +247,60 @@ def _scan_spikes_only(current, n_steps, decay, threshold, refractory_penalty):
     over_time = current.unsqueeze(0).expand(spikes.shape) if constant else current
     _forward(over_time, decay, threshold, threshold + refractory_penalty, spikes, [membrane] * steps)
     return spikes
+
+
+def lif_pooled(current, decay, threshold, refractory_penalty, weights, n_steps=None):
+    """Inference: the spikes of :func:`lif_scan` summed over time with ``weights``.
+
+    Returns ``sum_t weights[t] * spikes[t]`` without keeping the spikes of
+    every step: what the readout needs from the last hidden layer. No gradient.
+
+    Parameters
+    ----------
+    current, decay, threshold, refractory_penalty, n_steps
+        As for :func:`lif_scan`.
+    weights : torch.Tensor of shape (n_steps,)
+        Weight of each step's spikes (:func:`readout_weights` for the readout).
+
+    Returns
+    -------
+    torch.Tensor of the shape of one step
+        The weighted spike counts.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from pynmsnn.neurons import lif_pooled
+    >>> lif_pooled(torch.full((1,), 0.6), 0.5, 1.0, 0.0, torch.tensor([1.0, 2.0, 4.0, 8.0]), n_steps=4)
+    tensor([4.])
+    """
+    decay, threshold, drop = float(decay), float(threshold), float(threshold) + float(refractory_penalty)
+    with torch.no_grad():
+        if _cscan is not None and USE_C_SCAN:
+            pooled = _c_pooled(current, n_steps, decay, threshold, drop, weights)
+            if pooled is not None:
+                return pooled
+        spikes = _scan_spikes_only(current, n_steps, decay, threshold, float(refractory_penalty))
+        return (weights.to(spikes.dtype) @ spikes.reshape(spikes.shape[0], -1)).reshape(spikes.shape[1:])
+
+
+def _c_pooled(current, n_steps, decay, threshold, drop, weights):
+    """:func:`lif_pooled` in C for contiguous CPU float tensors; None if it does not apply."""
+    if current.device.type != "cpu" or current.dtype not in (torch.float32, torch.float64):
+        return None
+    constant = n_steps is not None
+    base = current.contiguous()
+    step_shape = base.shape if constant else base.shape[1:]
+    n = step_shape.numel()
+    steps = n_steps if constant else base.shape[0]
+    weights = weights.to(base.dtype).contiguous()
+    pooled = torch.empty(step_shape, dtype=base.dtype)
+    v = torch.empty(n, dtype=base.dtype)
+    _cscan.lif_pooled(
+        base.data_ptr(), 0 if constant else n, weights.data_ptr(), pooled.data_ptr(), v.data_ptr(),
+        steps, n, decay, threshold, drop, base.dtype == torch.float64,
+    )
+    return pooled
 
 
 def lif_reference(current, decay, threshold, refractory_penalty=0.0, surrogate="fast_sigmoid", detach_reset=False):

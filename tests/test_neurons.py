@@ -176,3 +176,40 @@ def test_c_loops_equal_torch_loops(monkeypatch, surrogate, constant, dtype, deta
     torch.testing.assert_close(c_spikes, t_spikes, rtol=0, atol=0)
     torch.testing.assert_close(c_inference, t_inference, rtol=0, atol=0)
     torch.testing.assert_close(c_grad, t_grad)
+
+
+@pytest.mark.parametrize("constant", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("use_c", [True, False])
+def test_pooled_scan_equals_the_weighted_sum_of_the_scan(monkeypatch, constant, dtype, use_c):
+    """lif_pooled gives sum_t w[t] * spikes[t] of lif_scan without keeping the spikes."""
+    from pynmsnn import neurons
+    from pynmsnn.neurons import lif_pooled
+
+    monkeypatch.setattr(neurons, "USE_C_SCAN", use_c)
+    generator = torch.Generator().manual_seed(2)
+    current = torch.randn((6, 7) if constant else (15, 6, 7), generator=generator, dtype=dtype) * 0.8 + 0.5
+    n_steps = 15 if constant else None
+    weights = readout_weights(15, 0.8, dtype)
+    spikes = lif_scan(current, 0.85, 1.0, 0.4, n_steps=n_steps)
+    expected = torch.einsum("t,tij->ij", weights, spikes)
+    pooled = lif_pooled(current, 0.85, 1.0, 0.4, weights, n_steps=n_steps)
+    assert 0 < spikes.mean() < 1
+    assert pooled.shape == (6, 7) and pooled.dtype == dtype
+    torch.testing.assert_close(pooled, expected)
+
+
+def test_network_inference_pools_in_the_scan_and_matches_the_training_path():
+    """At inference the last layer's spikes are pooled inside the scan: same output as with autograd on."""
+    from pynmsnn.network import SpikingNetwork
+
+    net = SpikingNetwork(5, (12, 9), 3, n_steps=10, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        for layer in net.layers:
+            layer.weight.mul_(4.0)
+    x = torch.rand(8, 5, generator=torch.Generator().manual_seed(1))
+    net.eval()
+    with torch.inference_mode():
+        pooled_path = net(x)
+    assert not net._pools_in_scan(1, x.requires_grad_(True), None)  # a graph needs every step's spikes
+    torch.testing.assert_close(pooled_path, net.forward_reference(x).detach())
