@@ -18,9 +18,12 @@ split (``random_state=0``) and are measured for fit time, predict time on
 * **MLP** -- ``make_pipeline(MinMaxScaler(), MLPClassifier(...))`` with the same
   hidden sizes, batch size, epochs and learning rate: the non-spiking reference.
 
-Each (library, configuration) runs in a fresh subprocess, seeds one after
-another. Times are the **median** over the seeds, accuracy the **mean**. Peak
-memory is the process's peak resident set (``VmHWM``, reset after imports,
+Each (library, configuration, seed) runs in a fresh subprocess: on a shared
+2-core machine one process now and then runs at the speed of one core for its
+whole life, and a process per seed keeps such a process from setting a
+library's median. Times are the **median** over the seeds, accuracy the
+**mean**, peak memory the largest over the seeds' processes. Peak memory is
+each process's peak resident set (``VmHWM``, reset after imports,
 data loading and a warm-up fit of a tiny network that triggers torch's and
 scikit-learn's lazy imports) minus its resident set at that point: ``ru_maxrss`` would do
 on its own in a fresh interpreter, but a child started by ``subprocess``
@@ -439,16 +442,14 @@ def _torch_threads():
 
 
 # ----------------------------------------------------------- orchestration
-def worker_command(library, config, args):
-    """The command line that measures ``library`` on ``config`` in a subprocess."""
+def worker_command(library, config, args, seed):
+    """The command line that measures ``library`` on ``config`` with ``seed`` in a subprocess."""
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", library,
-               "--configs", config.name]
+               "--configs", config.name, "--seeds", str(seed)]
     if args.quick:
         command.append("--quick")
     if args.epochs is not None:
         command += ["--epochs", str(args.epochs)]
-    if args.seeds:
-        command += ["--seeds", *map(str, args.seeds)]
     if args.predict_rows:
         command += ["--predict-rows", str(args.predict_rows)]
     if args.threads is not None:
@@ -460,9 +461,9 @@ def worker_command(library, config, args):
     return command
 
 
-def run_in_subprocess(library, config, args):
+def run_in_subprocess(library, config, args, seed):
     """Run one measurement in a fresh interpreter and return its result dict."""
-    completed = subprocess.run(worker_command(library, config, args), capture_output=True, text=True)
+    completed = subprocess.run(worker_command(library, config, args, seed), capture_output=True, text=True)
     results = [line[len(RESULT_MARKER):] for line in completed.stdout.splitlines()
                if line.startswith(RESULT_MARKER)]
     if completed.returncode != 0 or not results:
@@ -471,6 +472,15 @@ def run_in_subprocess(library, config, args):
             f"{completed.stderr[-3000:]}"
         )
     return json.loads(results[-1])
+
+
+def merge_seeds(worker_results):
+    """One result from the processes of the seeds: their runs; the largest peak memory."""
+    merged = dict(worker_results[0])
+    merged["runs"] = [run for result in worker_results for run in result["runs"]]
+    peaks = [result["peak_mb"] for result in worker_results]
+    merged["peak_mb"] = None if None in peaks else max(peaks)
+    return merged
 
 
 def summarize(worker_result):
@@ -519,7 +529,9 @@ def run_benchmark(configs, libraries, args):
         results, shape = {}, None
         for library in libraries:
             print(f"  measuring {LIBRARY_LABELS[library]} on {config.name} ...", file=sys.stderr, flush=True)
-            worker_result = run_in_subprocess(library, config, args)
+            worker_result = merge_seeds(
+                [run_in_subprocess(library, config, args, seed) for seed in settings.seeds]
+            )
             results[library] = summarize(worker_result)
             shape = worker_result
         report_configs.append({
