@@ -20,6 +20,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
+from ._cpu import cpu_has_native_bf16
 from ._malloc import keep_freed_memory
 from ._tabular import TableScaler, check_finite, is_dataframe, non_number_error
 from .activity import activity_report, calibrate_firing, check_firing_health
@@ -52,17 +53,6 @@ def resolve_device(device):
             f"(torch {torch.__version__}); use device='auto' or device='cpu'."
         )
     return torch.device(device)
-
-
-@functools.lru_cache(maxsize=1)
-def cpu_has_native_bf16():
-    """Whether this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX)."""
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            flags = cpuinfo.read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def spike_matmul_dtype(precision, device):

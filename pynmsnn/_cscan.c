@@ -141,6 +141,43 @@ DEFINE_POOLED_SCAN(pooled_scan_double, double)
 DEFINE_BACKWARD(backward_float, float, expf)
 DEFINE_BACKWARD(backward_double, double, exp)
 
+/*
+ * Three int8 digits of a float32 tensor, for the weight gradient of a layer
+ * fed by spikes (pynmsnn/network.py): x = g * inv_scale lies in [-127, 127];
+ *   q0 = rint(x),  r = 128 (x - q0),  q1 = rint(r),  q2 = rint(128 (r - q1))
+ * so that g = (q0 + q1 / 128 + q2 / 128^2) / inv_scale to about 2^-21 of the
+ * largest |g|. x - q0 and the products by 128 are exact in float32.
+ */
+VECTOR_CLONES static void split_digits(const float *restrict g, Py_ssize_t n, float inv_scale,
+                                       int8_t *restrict q0, int8_t *restrict q1,
+                                       int8_t *restrict q2)
+{
+    for (Py_ssize_t j = 0; j < n; j++) {
+        float x = g[j] * inv_scale;
+        float a = nearbyintf(x);
+        float r = (x - a) * 128.0f;
+        float b = nearbyintf(r);
+        float c = nearbyintf((r - b) * 128.0f);
+        q0[j] = (int8_t)a;
+        q1[j] = (int8_t)b;
+        q2[j] = (int8_t)c;
+    }
+}
+
+static PyObject *int8_digits(PyObject *self, PyObject *args)
+{
+    unsigned long long g, q0, q1, q2;
+    Py_ssize_t n;
+    double inv_scale;
+    if (!PyArg_ParseTuple(args, "KndKKK", &g, &n, &inv_scale, &q0, &q1, &q2))
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    split_digits((const float *)(uintptr_t)g, n, (float)inv_scale, (int8_t *)(uintptr_t)q0,
+                 (int8_t *)(uintptr_t)q1, (int8_t *)(uintptr_t)q2);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
 static PyObject *lif_forward(PyObject *self, PyObject *args)
 {
     unsigned long long current, membrane, spikes, v;
@@ -213,6 +250,8 @@ static PyMethodDef methods[] = {
     {"lif_backward", lif_backward, METH_VARARGS,
      "lif_backward(membrane, grad_spikes, grad, carry, n_steps, n, decay, threshold, code, "
      "slope, summed, is_double, reset_grad): the LIF backward sweep on raw pointers."},
+    {"int8_digits", int8_digits, METH_VARARGS,
+     "int8_digits(g, n, inv_scale, q0, q1, q2): three int8 digits of float32 g * inv_scale."},
     {"lif_pooled", lif_pooled, METH_VARARGS,
      "lif_pooled(current, current_stride, weights, pooled, v, n_steps, n, decay, threshold, "
      "drop, is_double): the LIF scan returning sum_t weights[t] * spikes[t]."},

@@ -26,9 +26,19 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._cpu import cpu_has_int8_dot
 from .encoders import BINARY_ENCODERS, encode, mean_current
 from .neurons import lif_pooled, lif_scan, readout_weights
 from .surrogate import spike
+
+try:  # the int8 digit split of _cscan.c; without it weight gradients use a float32 matmul
+    from ._cscan import int8_digits
+except ImportError:  # pragma: no cover - a build without a C compiler
+    int8_digits = None
+
+USE_INTEGER_WEIGHT_GRAD = True  # tests switch it off to compare with the float32 matmul
+# The integer sums of the three digits stay exact in float32 below 2^24.
+_MAX_INTEGER_ROWS = 2**24 // 127
 
 __all__ = ["SpikeRecord", "SpikingNetwork"]
 
@@ -86,14 +96,76 @@ class SpikeRecord:
         )
 
 
+def spike_weight_grad(grad, spikes):
+    """``grad.T @ spikes`` for spikes of 0 and 1, at float32 precision.
+
+    A float32 matmul is several times slower on a CPU than an integer one. As
+    the spikes are 0 or 1, the gradient is split into three int8 digits
+    (``_cscan.c``: ``grad ~ scale * (q0 + q1 / 128 + q2 / 128**2)``, to about
+    2**-21 of its largest value), each digit multiplied by the spikes with
+    exact int32 sums, and the three results combined in float32: as precise as
+    the float32 matmul, and faster where the CPU has int8 dot products.
+
+    Parameters
+    ----------
+    grad : torch.Tensor of shape (n_rows, n_out)
+        The gradient of the layer's output.
+    spikes : torch.Tensor of shape (n_rows, n_in)
+        The layer's input, 0 or 1.
+
+    Returns
+    -------
+    torch.Tensor of shape (n_out, n_in), the weight gradient, in ``grad``'s dtype.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from pynmsnn.network import spike_weight_grad
+    >>> grad = torch.tensor([[0.5, -1.0], [0.25, 2.0], [1.0, 0.0]])
+    >>> spikes = torch.tensor([[1.0], [1.0], [0.0]])
+    >>> spike_weight_grad(grad, spikes)
+    tensor([[0.7500],
+            [1.0000]])
+    """
+    if not _integer_weight_grad_applies(grad):
+        return grad.T @ spikes.to(grad.dtype)
+    grad = grad.contiguous()
+    low, high = torch.aminmax(grad)
+    peak = max(-low.item(), high.item())
+    if not math.isfinite(peak):  # NaN or infinity: let it through, training's checks catch it
+        return grad.T @ spikes.to(grad.dtype)
+    if peak == 0.0:
+        return grad.new_zeros((grad.shape[1], spikes.shape[1]))
+    digits = torch.empty((3, *grad.shape), dtype=torch.int8)
+    int8_digits(grad.data_ptr(), grad.numel(), 127.0 / peak, *(d.data_ptr() for d in digits))
+    spikes = spikes.to(torch.int8)
+    total = torch._int_mm(digits[0].T, spikes).to(torch.float32)
+    total.add_(torch._int_mm(digits[1].T, spikes).to(torch.float32), alpha=1 / 128)
+    total.add_(torch._int_mm(digits[2].T, spikes).to(torch.float32), alpha=1 / 128**2)
+    return total.mul_(peak / 127.0)
+
+
+def _integer_weight_grad_applies(grad):
+    """Float32 on a CPU with int8 dot products, the C digits built, and sums that stay exact."""
+    return (
+        USE_INTEGER_WEIGHT_GRAD
+        and int8_digits is not None
+        and hasattr(torch, "_int_mm")
+        and grad.device.type == "cpu"
+        and grad.dtype == torch.float32
+        and grad.shape[0] <= _MAX_INTEGER_ROWS
+        and cpu_has_int8_dot()
+    )
+
+
 class _LowPrecisionSpikeLinear(torch.autograd.Function):
     """``spikes @ weight.T + bias`` with the forward and input-gradient matmuls in a low dtype.
 
     Spikes (0 or 1) are exact in bfloat16, so the forward rounds only the
     weights. The bias is added in the input's dtype, after the low-precision
-    product is widened back to it. The weight gradient, which
-    carries the small updates learning depends on, is computed in the input's
-    full precision.
+    product is widened back to it. The weight gradient, which carries the
+    small updates learning depends on, keeps the input's full precision
+    (:func:`spike_weight_grad`).
     """
 
     @staticmethod
@@ -112,7 +184,7 @@ class _LowPrecisionSpikeLinear(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             grad_spikes = (grad_out.to(ctx.low) @ weight.to(ctx.low)).to(grad_out.dtype)
         if ctx.needs_input_grad[1]:
-            grad_weight = flat_grad.T @ spikes.reshape(-1, spikes.shape[-1]).to(grad_out.dtype)
+            grad_weight = spike_weight_grad(flat_grad, spikes.reshape(-1, spikes.shape[-1]))
         if ctx.needs_input_grad[2]:
             grad_bias = flat_grad.sum(0)
         return grad_spikes, grad_weight, grad_bias, None
