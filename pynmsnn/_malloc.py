@@ -33,7 +33,7 @@ MIN_TRIM_BYTES = 64 * 2**20
 _trim_bytes = 0  # the trim threshold set so far in this process; 0 = untouched
 
 
-def _glibc_mallopt():
+def glibc_mallopt():
     """glibc's ``mallopt``, or None where the C library is not glibc."""
     if not sys.platform.startswith("linux"):
         return None
@@ -78,7 +78,7 @@ def keep_freed_memory(working_set_bytes=0):
     wanted = min(max(MIN_TRIM_BYTES, 2 * int(working_set_bytes)), 2**31 - 1)
     if wanted <= _trim_bytes:
         return _trim_bytes
-    mallopt = _glibc_mallopt()
+    mallopt = glibc_mallopt()
     if mallopt is None:
         return 0
     # Setting either threshold turns off glibc's own adjustment of both, so set both.

@@ -23,9 +23,10 @@ Memory allocator
     (Linux) setting it fixes the threshold above which ``malloc`` maps fresh
     pages from the system, at 128 KiB: every time-step buffer of a training
     step is then mapped, zero-filled page by page and unmapped again, and a
-    fit runs two to three times slower than in a plain Python process.
-    :func:`set_malloc_threshold` lets buffers up to 32 MiB be reused from the
-    heap instead.
+    fit would run two to three times slower than in a plain Python process.
+    pynmsnn's fit and predict raise both thresholds themselves
+    (``pynmsnn/_malloc.py``); :func:`set_malloc_threshold` does it at worker
+    start, for everything else the worker runs.
 
 :class:`TorchWorker` does both on every worker of a cluster, now and on
 workers that join later; :func:`setup_torch_workers` registers it.
@@ -40,10 +41,11 @@ Nothing here imports Dask unless Dask is installed; the two ``set_`` functions
 work without it.
 """
 
-import ctypes
 from numbers import Integral
 
 import torch
+
+from ._malloc import M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, glibc_mallopt
 
 try:  # the plugin's base class; Dask is an optional dependency
     from distributed import WorkerPlugin as _WorkerPlugin
@@ -56,8 +58,6 @@ __all__ = ["MALLOC_THRESHOLD", "TorchWorker", "set_malloc_threshold", "set_torch
 #: 32 MiB, glibc's own upper bound for its adaptive threshold on 64-bit systems.
 MALLOC_THRESHOLD = 32 * 2**20
 
-_M_TRIM_THRESHOLD = -1  # mallopt parameter numbers, from glibc's malloc.h
-_M_MMAP_THRESHOLD = -3
 
 
 def set_torch_threads(n):
@@ -135,13 +135,11 @@ def set_malloc_threshold(nbytes=MALLOC_THRESHOLD):
     {'tcp://127.0.0.1:40123': True, 'tcp://127.0.0.1:40567': True}
     """
     nbytes = _check_positive(nbytes, "nbytes")
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError, TypeError):  # no C library by that name, or no mallopt in it
+    mallopt = glibc_mallopt()
+    if mallopt is None:
         return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    mmap_set = mallopt(_M_MMAP_THRESHOLD, nbytes)
-    trim_set = mallopt(_M_TRIM_THRESHOLD, nbytes)
+    mmap_set = mallopt(M_MMAP_THRESHOLD, nbytes)
+    trim_set = mallopt(M_TRIM_THRESHOLD, nbytes)
     return bool(mmap_set and trim_set)
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from pynmsnn import _malloc
 
-glibc = pytest.mark.skipif(_malloc._glibc_mallopt() is None, reason="needs glibc's mallopt")
+glibc = pytest.mark.skipif(_malloc.glibc_mallopt() is None, reason="needs glibc's mallopt")
 
 
 @glibc
