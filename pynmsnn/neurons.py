@@ -23,6 +23,9 @@ Two implementations give the same numbers:
   then the reverse scan (one matmul when it is linear, a detached reset).
 * :func:`lif_reference` -- a plain step-by-step loop through autograd, kept as
   the reference the fast path is tested against, and used for recording.
+
+:func:`lif_pooled` is the same scan for inference when only the spikes'
+weighted sum over time is needed (by the readout).
 """
 
 import functools
