@@ -19,6 +19,7 @@ through autograd; it is the reference the fast path is tested against and what
 records spikes and membranes for inspection.
 """
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -150,12 +151,25 @@ def _integer_weight_grad_applies(grad):
     return (
         USE_INTEGER_WEIGHT_GRAD
         and int8_digits is not None
-        and hasattr(torch, "_int_mm")
         and grad.device.type == "cpu"
         and grad.dtype == torch.float32
         and grad.shape[0] <= _MAX_INTEGER_ROWS
         and cpu_has_int8_dot()
+        and _cpu_int_mm_works()
     )
+
+
+@functools.lru_cache(maxsize=1)
+def _cpu_int_mm_works():
+    """Whether this torch multiplies int8 matrices of any shape on the CPU (older ones cannot)."""
+    if not hasattr(torch, "_int_mm"):
+        return False
+    left, right = torch.ones((17, 33), dtype=torch.int8), torch.ones((33, 9), dtype=torch.int8)
+    try:
+        product = torch._int_mm(left, right)
+    except RuntimeError:
+        return False
+    return bool((product == 33).all())
 
 
 class _LowPrecisionSpikeLinear(torch.autograd.Function):

@@ -66,3 +66,15 @@ def test_other_dtypes_use_the_plain_matmul():
     grad, spikes = _case(32, 5, 7)
     grad = grad.double()
     torch.testing.assert_close(spike_weight_grad(grad, spikes), grad.T @ spikes.double())
+
+
+def test_a_torch_without_cpu_int8_products_falls_back(monkeypatch):
+    """Where torch._int_mm is missing (older torch), the float32 matmul runs instead."""
+    network._cpu_int_mm_works.cache_clear()
+    monkeypatch.delattr(torch, "_int_mm")
+    try:
+        assert not network._cpu_int_mm_works()
+        grad, spikes = _case(32, 5, 7)
+        torch.testing.assert_close(spike_weight_grad(grad, spikes), grad.T @ spikes)
+    finally:
+        network._cpu_int_mm_works.cache_clear()
