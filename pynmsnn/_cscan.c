@@ -76,6 +76,64 @@ DEFINE_POOLED_SCAN(pooled_scan_float, float)
 DEFINE_POOLED_SCAN(pooled_scan_double, double)
 
 /*
+ * Inference between bfloat16 matmuls (float32 only). The current is float32
+ * (stride n, or 0 for a constant current), or a bfloat16 matmul product
+ * (n_steps, n_rows, n_neurons) to which each neuron's float32 bias is added
+ * after widening, as the torch path does. The result is the spikes as
+ * bfloat16, ready for the next matmul, or, when pooled is
+ * not NULL, pooled[j] = sum_t weights[t] s[t][j] for the readout. Each
+ * value is computed as in scan_float, so the spikes are the same.
+ */
+static inline float bf16_to_float(uint16_t half)
+{
+    uint32_t bits = (uint32_t)half << 16;
+    float value;
+    memcpy(&value, &bits, sizeof value);
+    return value;
+}
+
+/* A spike (0 or 1) as bfloat16 bits, 0x3F80 being 1.0: arithmetic, not a
+ * branch, so that the loop vectorizes (random spikes defeat branch prediction). */
+#define SPIKE_BF16(spiked) ((uint16_t)((spiked) * 0x3F80))
+
+#define INFER_LOOP(CURRENT, OUTPUT)                                                      \
+    for (Py_ssize_t t = 0; t < n_steps; t++) {                                           \
+        for (Py_ssize_t row = 0; row < n / n_neurons; row++) {                           \
+            for (Py_ssize_t k = 0; k < n_neurons; k++) {                                 \
+                Py_ssize_t j = row * n_neurons + k;                                      \
+                float current = (CURRENT);                                               \
+                float value = current + decay * v[j];                                    \
+                int spiked = value > threshold;                                          \
+                float fired = (float)spiked;                                             \
+                OUTPUT;                                                                  \
+                v[j] = value - fired * drop;                                             \
+            }                                                                            \
+        }                                                                                \
+    }
+
+VECTOR_CLONES static void infer_scan(const float *restrict current_f32, Py_ssize_t current_stride,
+                                     const uint16_t *restrict current_bf16,
+                                     const float *restrict bias, Py_ssize_t n_neurons,
+                                     uint16_t *restrict spikes_bf16, const float *restrict weights,
+                                     float *restrict pooled, float *restrict v,
+                                     Py_ssize_t n_steps, Py_ssize_t n, float decay,
+                                     float threshold, float drop)
+{
+    for (Py_ssize_t j = 0; j < n; j++) v[j] = 0;
+    if (pooled != NULL) {
+        for (Py_ssize_t j = 0; j < n; j++) pooled[j] = 0;
+        INFER_LOOP(bf16_to_float(current_bf16[t * n + j]) + bias[k],
+                   pooled[j] += weights[t] * fired)
+    } else if (current_bf16 != NULL) {
+        INFER_LOOP(bf16_to_float(current_bf16[t * n + j]) + bias[k],
+                   spikes_bf16[t * n + j] = SPIKE_BF16(spiked))
+    } else {
+        INFER_LOOP(current_f32[t * current_stride + j],
+                   spikes_bf16[t * n + j] = SPIKE_BF16(spiked))
+    }
+}
+
+/*
  * The backward pass in one reverse sweep: the surrogate derivative
  * sg(x), x = membrane - threshold, times the incoming spike gradient, plus
  * the decayed gradient of the next step, through the reset when reset_grad
@@ -201,6 +259,25 @@ static PyObject *lif_forward(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+static PyObject *lif_infer(PyObject *self, PyObject *args)
+{
+    unsigned long long current_f32, current_bf16, bias, spikes_bf16, weights, pooled, v;
+    Py_ssize_t current_stride, n_neurons, n_steps, n;
+    double decay, threshold, drop;
+    if (!PyArg_ParseTuple(args, "KnKKnKKKKnnddd", &current_f32, &current_stride, &current_bf16,
+                          &bias, &n_neurons, &spikes_bf16, &weights, &pooled, &v, &n_steps, &n,
+                          &decay, &threshold, &drop))
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    infer_scan((const float *)(uintptr_t)current_f32, current_stride,
+               (const uint16_t *)(uintptr_t)current_bf16, (const float *)(uintptr_t)bias,
+               n_neurons, (uint16_t *)(uintptr_t)spikes_bf16, (const float *)(uintptr_t)weights,
+               (float *)(uintptr_t)pooled, (float *)(uintptr_t)v, n_steps, n, (float)decay,
+               (float)threshold, (float)drop);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
 static PyObject *lif_pooled(PyObject *self, PyObject *args)
 {
     unsigned long long current, weights, pooled, v;
@@ -252,6 +329,10 @@ static PyMethodDef methods[] = {
      "slope, summed, is_double, reset_grad): the LIF backward sweep on raw pointers."},
     {"int8_digits", int8_digits, METH_VARARGS,
      "int8_digits(g, n, inv_scale, q0, q1, q2): three int8 digits of float32 g * inv_scale."},
+    {"lif_infer", lif_infer, METH_VARARGS,
+     "lif_infer(current_f32, current_stride, current_bf16, bias, n_neurons, spikes_bf16, "
+     "weights, pooled, v, n_steps, n, decay, threshold, drop): the inference scan between "
+     "bfloat16 matmuls (pointers that are 0 are unused)."},
     {"lif_pooled", lif_pooled, METH_VARARGS,
      "lif_pooled(current, current_stride, weights, pooled, v, n_steps, n, decay, threshold, "
      "drop, is_double): the LIF scan returning sum_t weights[t] * spikes[t]."},

@@ -29,7 +29,7 @@ from torch.nn import functional as F
 
 from ._cpu import cpu_has_int8_dot
 from .encoders import BINARY_ENCODERS, encode, mean_current
-from .neurons import lif_pooled, lif_scan, readout_weights
+from .neurons import c_inference_applies, lif_infer_bf16, lif_pooled, lif_scan, readout_weights
 from .surrogate import spike
 
 try:  # the int8 digit split of _cscan.c; without it weight gradients use a float32 matmul
@@ -368,6 +368,8 @@ class SpikingNetwork(nn.Module):
                     current, self.decay, self.threshold, self.refractory_penalty, weights,
                     self.n_steps if constant else None,
                 ), weights)
+            if self._infers_between_bf16_matmuls(current, rates):
+                return self._forward_between_bf16_matmuls(i, current, constant, weights)
             activity = self._lif(current, constant)
             if rates is not None:
                 rates.append(activity.mean())
@@ -390,6 +392,34 @@ class SpikingNetwork(nn.Module):
         is_last = layer_index == len(self.hidden) - 1
         needs_grad = torch.is_grad_enabled() and current.requires_grad
         return is_last and self.readout == "membrane" and rates is None and not needs_grad
+
+    def _infers_between_bf16_matmuls(self, current, rates):
+        """Whether inference can keep the spikes in bfloat16 from here on (CPU, C scan).
+
+        At inference with the membrane readout and bfloat16 spike matmuls, each
+        scan can write the spikes as the next matmul takes them and read its
+        product as that matmul gives it (:func:`lif_infer_bf16`): the same
+        numbers, two passes over memory fewer per layer.
+        """
+        needs_grad = torch.is_grad_enabled() and current.requires_grad
+        return (
+            self.spike_matmul_dtype == torch.bfloat16 and self.readout == "membrane" and rates is None
+            and not needs_grad and c_inference_applies(current)
+        )
+
+    def _forward_between_bf16_matmuls(self, layer_index, current, constant, weights):
+        """The rest of the forward pass from the float32 ``current`` of hidden layer ``layer_index``."""
+        bias, low = None, self.spike_matmul_dtype
+        for i in range(layer_index, len(self.hidden)):
+            is_last = i == len(self.hidden) - 1
+            out = lif_infer_bf16(
+                current, self.decay, self.threshold, self.refractory_penalty,
+                n_steps=self.n_steps if constant else None, bias=bias, weights=weights if is_last else None,
+            )
+            if is_last:
+                return self._readout(out, weights)
+            following = self.hidden[i + 1]
+            current, bias, constant = F.linear(out, following.weight.to(low)), following.bias, False
 
     def _readout(self, pooled, weights):
         """The time-averaged readout membrane from the pooled spikes of the last layer."""

@@ -42,7 +42,7 @@ from .surrogate import (
     surrogate_grad,
 )
 
-__all__ = ["lif_pooled", "lif_reference", "lif_scan", "readout_weights"]
+__all__ = ["lif_infer_bf16", "lif_pooled", "lif_reference", "lif_scan", "readout_weights"]
 
 try:  # the forward loop compiled from _cscan.c; the torch loop below does the same work
     from . import _cscan
@@ -285,6 +285,66 @@ def lif_pooled(current, decay, threshold, refractory_penalty, weights, n_steps=N
                 return pooled
         spikes = _scan_spikes_only(current, n_steps, decay, threshold, float(refractory_penalty))
         return (weights.to(spikes.dtype) @ spikes.reshape(spikes.shape[0], -1)).reshape(spikes.shape[1:])
+
+
+def c_inference_applies(current):
+    """Whether :func:`lif_infer_bf16` can run for a float32 ``current`` (the C scan, on a CPU)."""
+    return _cscan is not None and USE_C_SCAN and current.device.type == "cpu" and current.dtype == torch.float32
+
+
+def lif_infer_bf16(current, decay, threshold, refractory_penalty, n_steps=None, bias=None, weights=None):
+    """Inference between bfloat16 matmuls: the scan in C, reading and writing what the matmuls use.
+
+    Spikes and membranes are those of :func:`lif_scan`; only the dtypes on
+    the way in and out differ, which saves a pass over memory each way.
+    Check :func:`c_inference_applies` first.
+
+    Parameters
+    ----------
+    current : torch.Tensor
+        float32: the current, of shape (n_steps, rows, neurons), or a constant
+        (rows, neurons) with ``n_steps``. bfloat16: the product of the layer's
+        matmul, (n_steps, rows, neurons), to which ``bias`` is added in float32
+        after widening, as the training path adds it.
+    decay, threshold, refractory_penalty, n_steps
+        As for :func:`lif_scan`.
+    bias : torch.Tensor of shape (neurons,), default=None
+        float32; needed with a bfloat16 ``current``.
+    weights : torch.Tensor of shape (n_steps,), default=None
+        Return ``sum_t weights[t] * spikes[t]`` in float32 (the readout's
+        input, as :func:`lif_pooled`) instead of the spikes.
+
+    Returns
+    -------
+    torch.Tensor
+        The spikes as bfloat16, (n_steps, rows, neurons); or the pooled sum.
+    """
+    decay, threshold, drop = float(decay), float(threshold), float(threshold) + float(refractory_penalty)
+    product = current.dtype == torch.bfloat16
+    if not product and weights is not None:
+        return lif_pooled(current, decay, threshold, refractory_penalty, weights, n_steps)
+    current = current.contiguous()
+    steps = n_steps if n_steps is not None else current.shape[0]
+    step_shape = current.shape if n_steps is not None else current.shape[1:]
+    n = step_shape.numel()
+    v = torch.empty(n, dtype=torch.float32)
+    if product:
+        bias = bias.detach().to(torch.float32).contiguous()
+        f32_pointer, stride, bf16_pointer, bias_pointer, n_neurons = 0, 0, current.data_ptr(), bias.data_ptr(), bias.numel()
+    else:
+        f32_pointer, stride, bf16_pointer, bias_pointer, n_neurons = current.data_ptr(), 0 if n_steps else n, 0, 0, n
+    if weights is not None:
+        out = torch.empty(step_shape, dtype=torch.float32)
+        weights = weights.to(torch.float32).contiguous()
+        spikes_pointer, weights_pointer, pooled_pointer = 0, weights.data_ptr(), out.data_ptr()
+    else:
+        out = torch.empty((steps, *step_shape), dtype=torch.bfloat16)
+        spikes_pointer, weights_pointer, pooled_pointer = out.data_ptr(), 0, 0
+    _cscan.lif_infer(
+        f32_pointer, stride, bf16_pointer, bias_pointer, n_neurons, spikes_pointer, weights_pointer,
+        pooled_pointer, v.data_ptr(), steps, n, decay, threshold, drop,
+    )
+    return out
 
 
 def _c_pooled(current, n_steps, decay, threshold, drop, weights):

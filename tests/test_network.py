@@ -104,3 +104,27 @@ def test_spike_input_layers_use_the_low_precision_dtype():
     torch.testing.assert_close(low.membranes[0], exact.membranes[0], rtol=0, atol=0)
     assert not torch.equal(low.membranes[1], exact.membranes[1])  # fed by spikes: rounded
     torch.testing.assert_close(low.membranes[1], exact.membranes[1], rtol=0.02, atol=0.02)
+
+
+@pytest.mark.parametrize("hidden", [(12,), (12, 9), (12, 9, 7)])
+def test_inference_between_bf16_matmuls_changes_no_number(monkeypatch, hidden):
+    """Keeping the spikes in bfloat16 between layers at inference gives the same output, bit for bit."""
+    from pynmsnn import network
+
+    net = SpikingNetwork(5, hidden, 3, n_steps=10, spike_matmul_dtype=torch.bfloat16,
+                         generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        for layer in net.layers:
+            layer.weight.mul_(3.0)
+    x = torch.rand(33, 5, generator=torch.Generator().manual_seed(1))
+    calls = []
+    infer = network.lif_infer_bf16
+    monkeypatch.setattr(network, "lif_infer_bf16", lambda *args, **kwargs: calls.append(1) or infer(*args, **kwargs))
+    net.eval()
+    with torch.inference_mode():
+        fast = net(x)
+        if network.c_inference_applies(x):  # the C scan is built: every layer but a lone one used it
+            assert len(calls) == (len(hidden) if len(hidden) > 1 else 0)
+        monkeypatch.setattr(network, "c_inference_applies", lambda current: False)
+        plain = net(x)
+    torch.testing.assert_close(fast, plain, rtol=0, atol=0)

@@ -213,3 +213,36 @@ def test_network_inference_pools_in_the_scan_and_matches_the_training_path():
         pooled_path = net(x)
     assert not net._pools_in_scan(1, x.requires_grad_(True), None)  # a graph needs every step's spikes
     torch.testing.assert_close(pooled_path, net.forward_reference(x).detach())
+
+
+@pytest.mark.parametrize("source", ["constant", "sequence", "product"])
+@pytest.mark.parametrize("pooled", [False, True])
+def test_inference_between_bf16_matmuls_gives_the_scans_numbers(source, pooled):
+    """lif_infer_bf16 reads and writes bfloat16 but computes what lif_scan / lif_pooled compute."""
+    from pynmsnn.neurons import c_inference_applies, lif_infer_bf16, lif_pooled
+
+    generator = torch.Generator().manual_seed(4)
+    steps, bias = 12, None
+    if source == "constant":
+        current = torch.rand(5, 8, generator=generator) * 1.6
+        reference_current, n_steps = current, steps
+    elif source == "sequence":
+        current = torch.rand(steps, 5, 8, generator=generator) * 1.6
+        reference_current, n_steps = current, None
+    else:  # a bfloat16 matmul product, its bias added in float32 after widening
+        spikes = (torch.rand(steps, 5, 6, generator=generator) < 0.4).to(torch.bfloat16)
+        weight = (torch.randn(8, 6, generator=generator) * 0.8).to(torch.bfloat16)
+        bias = torch.randn(8, generator=generator) * 0.3 + 0.5
+        current = torch.nn.functional.linear(spikes, weight)
+        reference_current, n_steps = current.float().add_(bias), None
+    if not c_inference_applies(reference_current):
+        pytest.skip("needs the C scan")
+    weights = readout_weights(steps, 0.85) if pooled else None
+    result = lif_infer_bf16(current, 0.85, 1.0, 0.3, n_steps=n_steps, bias=bias, weights=weights)
+    if pooled:
+        expected = lif_pooled(reference_current, 0.85, 1.0, 0.3, weights, n_steps=n_steps)
+        assert result.dtype == torch.float32
+    else:
+        expected = lif_scan(reference_current, 0.85, 1.0, 0.3, n_steps=n_steps).to(torch.bfloat16)
+        assert result.dtype == torch.bfloat16 and 0 < expected.float().mean() < 1
+    torch.testing.assert_close(result, expected, rtol=0, atol=0)
