@@ -48,6 +48,21 @@ def glibc_mallopt():
     return mallopt
 
 
+def set_thresholds(mmap_bytes, trim_bytes):
+    """Set glibc's mmap and trim thresholds; False where the C library is not glibc.
+
+    Setting either turns off glibc's own adjustment of both, so both are set.
+    """
+    global _trim_bytes
+    mallopt = glibc_mallopt()
+    if mallopt is None:
+        return False
+    if not (mallopt(M_MMAP_THRESHOLD, mmap_bytes) and mallopt(M_TRIM_THRESHOLD, trim_bytes)):
+        return False
+    _trim_bytes = trim_bytes
+    return True
+
+
 def keep_freed_memory(working_set_bytes=0):
     """Let glibc keep up to ``max(64 MB, 2 * working_set_bytes)`` of freed heap for reuse.
 
@@ -72,16 +87,9 @@ def keep_freed_memory(working_set_bytes=0):
     >>> trim_bytes == 0 or trim_bytes >= 64 * 2**20
     True
     """
-    global _trim_bytes
     if os.environ.get("PYNMSNN_KEEP_FREED_MEMORY", "1") == "0":
         return 0
     wanted = min(max(MIN_TRIM_BYTES, 2 * int(working_set_bytes)), 2**31 - 1)
-    if wanted <= _trim_bytes:
-        return _trim_bytes
-    mallopt = glibc_mallopt()
-    if mallopt is None:
+    if wanted > _trim_bytes and not set_thresholds(MMAP_THRESHOLD_BYTES, wanted):
         return 0
-    # Setting either threshold turns off glibc's own adjustment of both, so set both.
-    if mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) and mallopt(M_TRIM_THRESHOLD, wanted):
-        _trim_bytes = wanted
     return _trim_bytes

@@ -45,7 +45,7 @@ from numbers import Integral
 
 import torch
 
-from ._malloc import M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, glibc_mallopt
+from ._malloc import set_thresholds
 
 try:  # the plugin's base class; Dask is an optional dependency
     from distributed import WorkerPlugin as _WorkerPlugin
@@ -135,12 +135,7 @@ def set_malloc_threshold(nbytes=MALLOC_THRESHOLD):
     {'tcp://127.0.0.1:40123': True, 'tcp://127.0.0.1:40567': True}
     """
     nbytes = _check_positive(nbytes, "nbytes")
-    mallopt = glibc_mallopt()
-    if mallopt is None:
-        return False
-    mmap_set = mallopt(M_MMAP_THRESHOLD, nbytes)
-    trim_set = mallopt(M_TRIM_THRESHOLD, nbytes)
-    return bool(mmap_set and trim_set)
+    return set_thresholds(nbytes, nbytes)
 
 
 class TorchWorker(_WorkerPlugin):
