@@ -132,7 +132,7 @@ def spike_weight_grad(grad, spikes):
         return grad.T @ spikes.to(grad.dtype)
     grad = grad.contiguous()
     low, high = torch.aminmax(grad)
-    peak = max(-low.item(), high.item())
+    peak = torch.maximum(-low, high).item()
     if not math.isfinite(peak):  # NaN or infinity: let it through, training's checks catch it
         return grad.T @ spikes.to(grad.dtype)
     if peak == 0.0:
@@ -383,15 +383,18 @@ class SpikingNetwork(nn.Module):
             pooled = (weights @ activity.reshape(self.n_steps, -1)).reshape(activity.shape[1:])
         return self._readout(pooled, weights)
 
+    def _needs_only_the_output(self, current, rates):
+        """Inference with the membrane readout: no autograd graph and no firing rates wanted."""
+        needs_grad = torch.is_grad_enabled() and current.requires_grad
+        return self.readout == "membrane" and rates is None and not needs_grad
+
     def _pools_in_scan(self, layer_index, current, rates):
         """Whether the last hidden layer can hand the readout its pooled spikes directly.
 
         At inference with the membrane readout, only the weighted sum of the last
         hidden layer's spikes over time is needed (:func:`lif_pooled`).
         """
-        is_last = layer_index == len(self.hidden) - 1
-        needs_grad = torch.is_grad_enabled() and current.requires_grad
-        return is_last and self.readout == "membrane" and rates is None and not needs_grad
+        return layer_index == len(self.hidden) - 1 and self._needs_only_the_output(current, rates)
 
     def _infers_between_bf16_matmuls(self, current, rates):
         """Whether inference can keep the spikes in bfloat16 from here on (CPU, C scan).
@@ -401,10 +404,9 @@ class SpikingNetwork(nn.Module):
         product as that matmul gives it (:func:`lif_infer_bf16`): the same
         numbers, two passes over memory fewer per layer.
         """
-        needs_grad = torch.is_grad_enabled() and current.requires_grad
         return (
-            self.spike_matmul_dtype == torch.bfloat16 and self.readout == "membrane" and rates is None
-            and not needs_grad and c_inference_applies(current)
+            self.spike_matmul_dtype == torch.bfloat16 and self._needs_only_the_output(current, rates)
+            and c_inference_applies(current)
         )
 
     def _forward_between_bf16_matmuls(self, layer_index, current, constant, weights):
