@@ -35,6 +35,8 @@ from sklearn.preprocessing import StandardScaler
 import pynmsnn
 from pynmsnn import SNNClassifier, SNNRegressor
 
+from bench_engine import rst_table  # this folder's shared report helpers
+
 RESULTS = Path(__file__).parent / "results"
 
 CLASSIFICATION = {
@@ -105,11 +107,7 @@ def to_rst(rows, fit_seconds, epochs, command):
     header = ("dataset", "metric", "pynmsnn", "MLP", "difference", "pynmsnn s/fit", "MLP s/fit")
     lines = [[r["dataset"], r["metric"], f"{r['pynmsnn']:.4f}", f"{r['mlp']:.4f}", f"{r['difference']:+.4f}",
               f"{r['pynmsnn_fit_s']:.2f}", f"{r['mlp_fit_s']:.2f}"] for r in rows]
-    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
-    rule = "  ".join("=" * w for w in widths)
-    out = [rule, "  ".join(h.ljust(w) for h, w in zip(header, widths)), rule]
-    out += ["  ".join(c.ljust(w) for c, w in zip(line, widths)) for line in lines]
-    out += [rule, "", f"``SNNClassifier().fit`` on all 1,797 digits rows: {fit_seconds:.1f} s ({epochs} epochs).",
+    out = [rst_table(header, lines), "", f"``SNNClassifier().fit`` on all 1,797 digits rows: {fit_seconds:.1f} s ({epochs} epochs).",
             f"5-fold cross-validation, {torch.get_num_threads()} torch threads, {platform.machine()} CPU with "
             f"2 cores, torch {torch.__version__}, pynmsnn {pynmsnn.__version__}. Made by ``{command}``."]
     return "\n".join(out)

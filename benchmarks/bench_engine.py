@@ -475,17 +475,23 @@ def worker_command(library, config, args, seed):
     return command
 
 
-def run_in_subprocess(library, config, args, seed):
-    """Run one measurement in a fresh interpreter and return its result dict."""
-    completed = subprocess.run(worker_command(library, config, args, seed), capture_output=True, text=True)
+def worker_result(command, what):
+    """Run a worker ``command`` in a fresh interpreter; the result it printed last, parsed.
+
+    Shared by the benchmark scripts: a worker prints ``RESULT_MARKER`` and its
+    result as JSON; ``what`` names the measurement in the error if it fails.
+    """
+    completed = subprocess.run(command, capture_output=True, text=True)
     results = [line[len(RESULT_MARKER):] for line in completed.stdout.splitlines()
                if line.startswith(RESULT_MARKER)]
     if completed.returncode != 0 or not results:
-        raise RuntimeError(
-            f"Measuring {library} on {config.name} failed (exit {completed.returncode}):\n"
-            f"{completed.stderr[-3000:]}"
-        )
+        raise RuntimeError(f"Measuring {what} failed (exit {completed.returncode}):\n{completed.stderr[-3000:]}")
     return json.loads(results[-1])
+
+
+def run_in_subprocess(library, config, args, seed):
+    """Run one measurement in a fresh interpreter and return its result dict."""
+    return worker_result(worker_command(library, config, args, seed), f"{library} on {config.name}")
 
 
 def merge_seeds(worker_results):
@@ -567,7 +573,7 @@ def run_benchmark(configs, libraries, args):
 
 
 # ------------------------------------------------------------------ output
-def _table(header, rows):
+def rst_table(header, rows):
     """An RST simple table (also readable as plain text)."""
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
     rule = "  ".join("=" * width for width in widths)
@@ -594,7 +600,7 @@ def results_table(report):
                 _fmt(result["fit_s"], ".2f"), _fmt(result["predict_s"], ".3f"),
                 f"{result['accuracy']:.3f}", _fmt(result["peak_mb"], ".0f"),
             ])
-    return _table(header, rows)
+    return rst_table(header, rows)
 
 
 def ratios_table(report):
@@ -604,7 +610,7 @@ def ratios_table(report):
          f"{r['predict_snntorch_over_pynmsnn']:.2f}x", f"{r['accuracy_pynmsnn_minus_snntorch']:+.3f}"]
         for config in report["configs"] if (r := config["ratios"])
     ]
-    return _table(header, rows) if rows else ""
+    return rst_table(header, rows) if rows else ""
 
 
 def describe(report):

@@ -21,6 +21,8 @@ from sklearn.model_selection import train_test_split
 from pynmsnn import SNNClassifier
 from pynmsnn.activity import FiringHealthWarning
 
+from bench_engine import rst_table  # this folder's shared report helpers
+
 RESULTS = Path(__file__).resolve().parent / "results"
 NETWORKS = {
     "(64,)": {"hidden_layer_sizes": (64,)},
@@ -56,11 +58,7 @@ def measure(seeds):
 
 
 def table(rows):
-    header = ("network", *(f"{e} epochs: off/0.1" for e in EPOCHS))
-    widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
-    rule = "  ".join("=" * w for w in widths)
-    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
-    return "\n".join([rule, line(header), rule, *map(line, rows), rule])
+    return rst_table(("network", *(f"{e} epochs: off/0.1" for e in EPOCHS)), rows)
 
 
 def main(argv=None):

@@ -27,7 +27,6 @@ import importlib.metadata
 import json
 import os
 import shlex
-import subprocess
 import sys
 import time
 import warnings
@@ -36,10 +35,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_engine import _table, peak_mb, reset_peak_memory, resident_mb  # noqa: E402
+from bench_engine import (  # noqa: E402
+    RESULT_MARKER, peak_mb, reset_peak_memory, resident_mb, rst_table, worker_result,
+)
 
 N_FEATURES, N_CLASSES, HIDDEN, N_STEPS, BATCH_SIZE = 64, 5, 128, 25, 256
-RESULT_MARKER = "RESULT "
 MB = 2**20
 
 
@@ -107,13 +107,7 @@ def run_in_subprocess(n_rows, threads=None):
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", str(n_rows)]
     if threads is not None:
         command += ["--threads", str(threads)]
-    completed = subprocess.run(command, capture_output=True, text=True)
-    results = [line[len(RESULT_MARKER):] for line in completed.stdout.splitlines()
-               if line.startswith(RESULT_MARKER)]
-    if completed.returncode != 0 or not results:
-        raise RuntimeError(f"Measuring {n_rows} rows failed (exit {completed.returncode}):\n"
-                           f"{completed.stderr[-3000:]}")
-    return json.loads(results[-1])
+    return worker_result(command, f"{n_rows} rows")
 
 
 def describe(report):
@@ -130,7 +124,7 @@ def describe(report):
         f"{N_STEPS}, batch {BATCH_SIZE}) on ``make_classification`` data; {report['machine']}, "
         f"{report['torch_threads']} torch threads; ``{report['command']}``. The baseline is the "
         "resident set after imports, data generation and a warm-up fit of a tiny network; "
-        f"\"all steps kept\" is rows x n_steps x hidden x 4 bytes.\n\n{_table(header, rows)}\n"
+        f"\"all steps kept\" is rows x n_steps x hidden x 4 bytes.\n\n{rst_table(header, rows)}\n"
     )
 
 

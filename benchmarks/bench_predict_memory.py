@@ -28,7 +28,6 @@ import importlib.metadata
 import json
 import os
 import shlex
-import subprocess
 import sys
 import time
 import warnings
@@ -37,10 +36,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_engine import _table, engine_revision, peak_mb, reset_peak_memory, resident_mb  # noqa: E402
+from bench_engine import (  # noqa: E402
+    RESULT_MARKER, engine_revision, peak_mb, reset_peak_memory, resident_mb, rst_table, worker_result,
+)
 
 N_FEATURES, N_CLASSES, HIDDEN, N_STEPS, TRAIN_ROWS = 20, 2, 128, 25, 2_000
-RESULT_MARKER = "RESULT "
 MB = 2**20
 
 
@@ -103,13 +103,7 @@ def measure(n_rows):
 
 def run_in_subprocess(n_rows):
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", str(n_rows)]
-    completed = subprocess.run(command, capture_output=True, text=True)
-    results = [line[len(RESULT_MARKER):] for line in completed.stdout.splitlines()
-               if line.startswith(RESULT_MARKER)]
-    if completed.returncode != 0 or not results:
-        raise RuntimeError(f"Measuring {n_rows} rows failed (exit {completed.returncode}):\n"
-                           f"{completed.stderr[-3000:]}")
-    return json.loads(results[-1])
+    return worker_result(command, f"{n_rows} rows")
 
 
 def describe(report):
@@ -131,7 +125,7 @@ def describe(report):
         "set once X exists and a 100-row prediction has warmed torch up. \"Scaled copy + output\" "
         "is the float32 copy of X and the float64 probabilities, which grow with the rows by "
         "necessity; \"work space\" is the rest of the peak; \"all rows at once\" is rows x n_steps "
-        f"x hidden x 4 bytes.\n\n{_table(header, rows)}\n"
+        f"x hidden x 4 bytes.\n\n{rst_table(header, rows)}\n"
     )
 
 
