@@ -184,19 +184,20 @@ class _LowPrecisionSpikeLinear(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, spikes, weight, bias, low):
-        ctx.save_for_backward(spikes, weight)
+        low_weight = weight.to(low)  # kept for the input gradient, not cast again there
+        ctx.save_for_backward(spikes, low_weight)
         ctx.low = low
         # Widen, then add in place: a mixed-dtype add would be one pass but runs
         # several times slower than the two.
-        return F.linear(spikes.to(low), weight.to(low)).to(spikes.dtype).add_(bias.to(spikes.dtype))
+        return F.linear(spikes.to(low), low_weight).to(spikes.dtype).add_(bias.to(spikes.dtype))
 
     @staticmethod
     def backward(ctx, grad_out):
-        spikes, weight = ctx.saved_tensors
+        spikes, low_weight = ctx.saved_tensors
         grad_spikes = grad_weight = grad_bias = None
         flat_grad = grad_out.reshape(-1, grad_out.shape[-1])
         if ctx.needs_input_grad[0]:
-            grad_spikes = (grad_out.to(ctx.low) @ weight.to(ctx.low)).to(grad_out.dtype)
+            grad_spikes = (grad_out.to(ctx.low) @ low_weight).to(grad_out.dtype)
         if ctx.needs_input_grad[1]:
             grad_weight = spike_weight_grad(flat_grad, spikes.reshape(-1, spikes.shape[-1]))
         if ctx.needs_input_grad[2]:
