@@ -35,6 +35,8 @@ __all__ = ["BaseSNN"]
 # so a row's prediction is the same whatever rows it is predicted with. A chunk
 # holds about PREDICT_CHUNK_VALUES spikes per layer, so memory stays bounded.
 PREDICT_CHUNK_VALUES = 2**20
+# Rows per chunk where the network infers a row at a time (no time steps kept).
+EVENT_CHUNK_ROWS = 2**16
 
 
 def predict_chunk_rows(n_steps, widths):
@@ -492,6 +494,8 @@ class BaseSNN(BaseEstimator):
         outputs = np.empty((n_rows, self.module_.output.out_features))
         self._set_precision()
         module = self.module_
+        if module.infers_event_driven(torch.zeros((1, inputs.shape[1]), device=self._device)):
+            return self._forward_event_driven(inputs, outputs)
         size = predict_chunk_rows(module.n_steps, [layer.out_features for layer in module.layers])
         self._keep_freed_memory(size, copies=3)  # current, membrane, spikes
         chunk = torch.zeros((size, inputs.shape[1]), dtype=torch.float32, device=self._device)
@@ -501,6 +505,18 @@ class BaseSNN(BaseEstimator):
                 chunk[: len(rows)] = torch.as_tensor(rows)
                 chunk[len(rows) :] = 0.0
                 outputs[start : start + len(rows)] = self.module_(chunk)[: len(rows)].double().cpu().numpy()
+        return outputs
+
+    def _forward_event_driven(self, inputs, outputs):
+        """:meth:`_forward_scaled` when the network infers a row at a time (``pynmsnn/_events.py``).
+
+        A row's output does not depend on the others, so the rows go in large
+        chunks with no padding; a chunk's memory is its rows and outputs.
+        """
+        with torch.inference_mode():
+            for start in range(0, len(inputs), EVENT_CHUNK_ROWS):
+                rows = torch.as_tensor(inputs[start : start + EVENT_CHUNK_ROWS], dtype=torch.float32)
+                outputs[start : start + len(rows)] = self.module_(rows).double().numpy()
         return outputs
 
     def simulate(self, X):

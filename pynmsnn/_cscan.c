@@ -17,11 +17,24 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if !defined(_WIN32)
+#include <pthread.h>
+#define HAVE_PTHREADS 1
+#else
+#define HAVE_PTHREADS 0 /* event-driven inference runs on the calling thread */
+#endif
 
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
 #define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define VECTOR_CLONES
+#endif
+/* Helpers of a VECTOR_CLONES function are inlined into each clone, so that they
+ * are compiled for its instruction set. */
+#if defined(__GNUC__)
+#define INLINE static inline __attribute__((always_inline))
+#else
+#define INLINE static inline
 #endif
 
 #define DEFINE_SCAN(NAME, REAL)                                                          \
@@ -131,6 +144,317 @@ VECTOR_CLONES static void infer_scan(const float *restrict current_f32, Py_ssize
         INFER_LOOP(current_f32[t * current_stride + j],
                    spikes_bf16[t * n + j] = SPIKE_BF16(spiked))
     }
+}
+
+/*
+ * Event-driven inference: a row's whole forward pass, one row at a time.
+ *
+ * A layer fed by spikes receives, per step, the sum of the outgoing weights of
+ * the neurons that fired. With 10-30% of them firing that is several times
+ * fewer additions than the dense matmul has multiply-adds, and a row's
+ * membranes stay in the cache from its first step to its last. Each row is
+ * computed on its own, in a fixed order, so its output does not depend on the
+ * other rows, their number or the number of threads.
+ *
+ *   x           (n_rows, n_inputs) float32, the scaled rows, the same current
+ *               at every step (a constant-current encoder)
+ *   weights[l]  (n_{l-1}, n_l) float32 with n_{-1} = n_inputs: the transpose
+ *               of hidden layer l's weight, so that a neuron's outgoing
+ *               weights are contiguous; biases[l] (n_l)
+ *   readout     (n_outputs, n_last) float32, the readout weight;
+ *               readout_bias (n_outputs) is its bias times sum_t time_weights[t]
+ *   out         (n_rows, n_outputs) = readout_bias + pooled @ readout, with
+ *               pooled = sum_t time_weights[t] s_last[t], the time-averaged
+ *               membrane of the leaky readout (pynmsnn/network.py)
+ *
+ * With round_bf16 the weights of layers 1 and up hold bfloat16 values and each
+ * of their products is rounded to bfloat16 before the bias is added, as the
+ * bfloat16 matmul of the dense path gives it; the first layer, whose input is
+ * a current, stays float32. The numbers are the dense path's but for the
+ * order in which float32 sums are added.
+ */
+typedef struct {
+    const float *x;
+    Py_ssize_t n_rows, n_inputs, n_steps, n_layers, n_outputs;
+    const int64_t *sizes;
+    const float *const *weights;
+    const float *const *biases;
+    const float *readout, *readout_bias, *time_weights;
+    float *out;
+    float decay, threshold, drop;
+    int round_bf16;
+    int use_avx512; /* compact with compact_avx512 */
+    Py_ssize_t row_start, row_end;
+    int failed;
+} EventJob;
+
+#if defined(__GNUC__)
+/* GCC's vector extension, which each clone compiles to its widest registers:
+ * gcc leaves the plain loops below scalar (sums kept in memory, byte outputs). */
+typedef float float16v __attribute__((vector_size(64), aligned(4), may_alias));
+typedef int32_t int16v __attribute__((vector_size(64)));
+typedef uint8_t byte16v __attribute__((vector_size(16), aligned(1), may_alias));
+#define HAVE_VECTORS 1
+#else
+#define HAVE_VECTORS 0
+#endif
+
+/* float32 rounded to the nearest bfloat16 (ties to even), kept as float32. */
+INLINE float round_to_bf16(float value)
+{
+    uint32_t bits;
+    memcpy(&bits, &value, sizeof bits);
+    bits += 0x7FFF + ((bits >> 16) & 1);
+    bits &= 0xFFFF0000u;
+    memcpy(&value, &bits, sizeof value);
+    return value;
+}
+
+#if HAVE_VECTORS
+typedef uint32_t bits16v __attribute__((vector_size(64)));
+/* round_to_bf16 on sixteen lanes (a macro: a function returning a vector
+ * would change the ABI between the clones). */
+#define ROUND16_TO_BF16(value) \
+    ((float16v)((((bits16v)(value)) + 0x7FFF + ((((bits16v)(value)) >> 16) & 1)) & 0xFFFF0000u))
+#endif
+
+/*
+ * One step of n LIF neurons: leak, integrate, fire, reset; spikes (0 or 1) to
+ * fired. With a bias, current is a product of spikes and weights: rounded to
+ * bfloat16 first when round_bf16, then the bias is added. With pooled, the
+ * spikes are also added to it with weight w (the readout's time average).
+ */
+INLINE void lif_step(const float *restrict current, const float *restrict bias, int round_bf16,
+                     float *restrict v, uint8_t *restrict fired, float *restrict pooled, float w,
+                     Py_ssize_t n, float decay, float threshold, float drop)
+{
+    Py_ssize_t j = 0;
+#if HAVE_VECTORS
+    for (; j + 16 <= n; j += 16) {
+        float16v input = *(const float16v *)(current + j);
+        if (bias != NULL)
+            input = (round_bf16 ? ROUND16_TO_BF16(input) : input) + *(const float16v *)(bias + j);
+        float16v value = input + decay * *(float16v *)(v + j);
+        int16v spiked = (value > threshold) & 1; /* a comparison gives -1 or 0 */
+        float16v spike = __builtin_convertvector(spiked, float16v);
+        *(float16v *)(v + j) = value - spike * drop;
+        *(byte16v *)(fired + j) = __builtin_convertvector(spiked, byte16v);
+        if (pooled != NULL)
+            *(float16v *)(pooled + j) += w * spike;
+    }
+#endif
+    for (; j < n; j++) {
+        float input = current[j];
+        if (bias != NULL)
+            input = (round_bf16 ? round_to_bf16(input) : input) + bias[j];
+        float value = input + decay * v[j];
+        uint8_t spiked = value > threshold;
+        fired[j] = spiked;
+        v[j] = value - (float)spiked * drop;
+        if (pooled != NULL)
+            pooled[j] += w * (float)spiked;
+    }
+}
+
+/* The indices of the neurons that fired, to active; returns their count. Eight
+ * spikes are read as one 64-bit word and only its set bytes are visited. */
+INLINE Py_ssize_t compact(const uint8_t *restrict fired, int32_t *restrict active, Py_ssize_t n)
+{
+    Py_ssize_t count = 0, j = 0;
+#if defined(__GNUC__)
+    for (; j + 8 <= n; j += 8) {
+        uint64_t word;
+        memcpy(&word, fired + j, sizeof word);
+        while (word) {
+            active[count++] = (int32_t)(j + __builtin_ctzll(word) / 8);
+            word &= word - 1; /* each byte is 0 or 1: this clears one spike */
+        }
+    }
+#endif
+    for (; j < n; j++)
+        if (fired[j]) active[count++] = (int32_t)j;
+    return count;
+}
+
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#include <immintrin.h>
+#define HAVE_COMPACT_AVX512 1
+/* compact() with AVX-512: sixteen spikes become a mask and vpcompressd packs
+ * the indices of its set lanes in a register, with no branch per spike. */
+__attribute__((target("avx512f"))) static Py_ssize_t compact_avx512(
+    const uint8_t *restrict fired, int32_t *restrict active, Py_ssize_t n)
+{
+    Py_ssize_t count = 0, j = 0;
+    __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i sixteen = _mm512_set1_epi32(16);
+    for (; j + 16 <= n; j += 16) {
+        __m512i spikes = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(fired + j)));
+        __mmask16 mask = _mm512_test_epi32_mask(spikes, spikes);
+        /* the whole register is stored: active has room for n + 16 entries */
+        _mm512_storeu_si512(active + count, _mm512_maskz_compress_epi32(mask, index));
+        count += __builtin_popcount(mask);
+        index = _mm512_add_epi32(index, sixteen);
+    }
+    for (; j < n; j++)
+        if (fired[j]) active[count++] = (int32_t)j;
+    return count;
+}
+#else
+#define HAVE_COMPACT_AVX512 0
+#define compact_avx512 compact
+#endif
+
+/* Outputs are summed in blocks of PRODUCT_BLOCK held in registers. */
+#define PRODUCT_VECTORS 16
+#define PRODUCT_BLOCK (PRODUCT_VECTORS * 16)
+
+/*
+ * product[k] = sum over a < n_terms of scale[a] * weight[row[a], k], for k < n_out,
+ * where row[a] = rows[a] (every row in order when rows is NULL) and scale[a] =
+ * scales[a] (1 when scales is NULL): the spikes' product from the indices of
+ * the neurons that fired, or a dense product. Inlined with NULL constants, the
+ * branches on them are decided when compiling.
+ */
+INLINE void row_sum(const float *restrict weight, const int32_t *restrict rows,
+                    const float *restrict scales, Py_ssize_t n_terms, float *restrict product,
+                    Py_ssize_t n_out)
+{
+#define ROW(a) (weight + (rows != NULL ? (Py_ssize_t)rows[a] : (a)) * n_out)
+#define SCALE(a) (scales != NULL ? scales[a] : 1.0f)
+    Py_ssize_t k0 = 0;
+#if HAVE_VECTORS
+    for (; k0 + PRODUCT_BLOCK <= n_out; k0 += PRODUCT_BLOCK) {
+        float16v sum[PRODUCT_VECTORS];
+        for (int i = 0; i < PRODUCT_VECTORS; i++) sum[i] = (float16v){0};
+        for (Py_ssize_t a = 0; a < n_terms; a++) {
+            const float16v *row = (const float16v *)(ROW(a) + k0);
+            if (scales != NULL)
+                for (int i = 0; i < PRODUCT_VECTORS; i++) sum[i] += SCALE(a) * row[i];
+            else
+                for (int i = 0; i < PRODUCT_VECTORS; i++) sum[i] += row[i];
+        }
+        for (int i = 0; i < PRODUCT_VECTORS; i++) *(float16v *)(product + k0 + 16 * i) = sum[i];
+    }
+#endif
+    for (Py_ssize_t k = k0; k < n_out; k++) product[k] = 0.0f;
+    for (Py_ssize_t a = 0; a < n_terms; a++) {
+        const float *restrict row = ROW(a);
+        for (Py_ssize_t k = k0; k < n_out; k++) product[k] += SCALE(a) * row[k];
+    }
+#undef ROW
+#undef SCALE
+}
+
+/* sum_k a[k] b[k], in sixteen partial sums where vectors are to be had. */
+INLINE float dot(const float *restrict a, const float *restrict b, Py_ssize_t n)
+{
+    Py_ssize_t k = 0;
+    float total = 0.0f;
+#if HAVE_VECTORS
+    float16v partial = {0};
+    for (; k + 16 <= n; k += 16) partial += *(const float16v *)(a + k) * *(const float16v *)(b + k);
+    for (int i = 0; i < 16; i++) total += partial[i];
+#endif
+    for (; k < n; k++) total += a[k] * b[k];
+    return total;
+}
+
+VECTOR_CLONES static void event_rows(EventJob *job)
+{
+    const Py_ssize_t last = job->n_layers - 1, n_last = job->sizes[last];
+    Py_ssize_t total = 0, widest = 0;
+    for (Py_ssize_t l = 0; l <= last; l++) {
+        total += job->sizes[l];
+        widest = job->sizes[l] > widest ? job->sizes[l] : widest;
+    }
+    float *v = malloc((size_t)total * sizeof(float));
+    float *first = malloc((size_t)job->sizes[0] * sizeof(float));
+    float *product = malloc((size_t)widest * sizeof(float));
+    float *pooled = malloc((size_t)n_last * sizeof(float));
+    uint8_t *fired = malloc((size_t)widest);
+    int32_t *active = malloc((size_t)(widest + 16) * sizeof(int32_t));
+    if (!v || !first || !product || !pooled || !fired || !active) {
+        job->failed = 1;
+        goto done;
+    }
+    for (Py_ssize_t row = job->row_start; row < job->row_end; row++) {
+        /* The first layer's current, the same at every step. */
+        row_sum(job->weights[0], NULL, job->x + row * job->n_inputs, job->n_inputs, first,
+                job->sizes[0]);
+        for (Py_ssize_t k = 0; k < job->sizes[0]; k++) first[k] += job->biases[0][k];
+        for (Py_ssize_t j = 0; j < total; j++) v[j] = 0.0f;
+        for (Py_ssize_t k = 0; k < n_last; k++) pooled[k] = 0.0f;
+        for (Py_ssize_t t = 0; t < job->n_steps; t++) {
+            float *v_layer = v;
+            Py_ssize_t n_active = 0;
+            for (Py_ssize_t l = 0; l <= last; l++) {
+                const Py_ssize_t n = job->sizes[l];
+                const float *current = first, *bias = NULL;
+                if (l > 0) {
+                    row_sum(job->weights[l], active, NULL, n_active, product, n);
+                    current = product, bias = job->biases[l];
+                }
+                lif_step(current, bias, job->round_bf16, v_layer, fired, l == last ? pooled : NULL,
+                         job->time_weights[t], n, job->decay, job->threshold, job->drop);
+                v_layer += n;
+                if (l < last)
+                    n_active = job->use_avx512 ? compact_avx512(fired, active, n)
+                                               : compact(fired, active, n);
+            }
+        }
+        /* The readout: its bias (times the weights' sum), then the pooled spikes' product. */
+        for (Py_ssize_t c = 0; c < job->n_outputs; c++)
+            job->out[row * job->n_outputs + c] =
+                dot(pooled, job->readout + c * n_last, n_last) + job->readout_bias[c];
+    }
+done:
+    free(v), free(first), free(product), free(pooled), free(fired), free(active);
+}
+
+#define MAX_EVENT_THREADS 64
+
+#if HAVE_PTHREADS
+static void *event_rows_thread(void *job)
+{
+    event_rows((EventJob *)job);
+    return NULL;
+}
+#endif
+
+/* The rows split into n_threads contiguous ranges, one thread each (this one
+ * runs the first); a thread that cannot be started leaves its rows to this one. */
+static int event_forward(const EventJob *shared, int n_threads)
+{
+    EventJob jobs[MAX_EVENT_THREADS];
+    int started[MAX_EVENT_THREADS] = {0};
+#if HAVE_PTHREADS
+    pthread_t threads[MAX_EVENT_THREADS];
+#endif
+    if (n_threads > MAX_EVENT_THREADS) n_threads = MAX_EVENT_THREADS;
+    if (n_threads > shared->n_rows) n_threads = (int)shared->n_rows;
+    if (n_threads < 1) n_threads = 1;
+    for (int i = 0; i < n_threads; i++) {
+        jobs[i] = *shared;
+        jobs[i].row_start = shared->n_rows * i / n_threads;
+        jobs[i].row_end = shared->n_rows * (i + 1) / n_threads;
+        jobs[i].failed = 0;
+    }
+#if HAVE_PTHREADS
+    for (int i = 1; i < n_threads; i++)
+        started[i] = pthread_create(&threads[i], NULL, event_rows_thread, &jobs[i]) == 0;
+#endif
+    event_rows(&jobs[0]);
+    int failed = jobs[0].failed;
+    for (int i = 1; i < n_threads; i++) {
+#if HAVE_PTHREADS
+        if (started[i])
+            pthread_join(threads[i], NULL);
+        else
+#endif
+            event_rows(&jobs[i]);
+        failed |= jobs[i].failed;
+    }
+    return failed;
 }
 
 /*
@@ -301,6 +625,52 @@ static PyObject *lif_pooled(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+static int has_avx512(void)
+{
+#if HAVE_COMPACT_AVX512
+    return __builtin_cpu_supports("avx512f");
+#else
+    return 0;
+#endif
+}
+
+static PyObject *lif_event_infer(PyObject *self, PyObject *args)
+{
+    unsigned long long x, sizes, weights, biases, readout, readout_bias, time_weights, out;
+    Py_ssize_t n_rows, n_inputs, n_steps, n_layers, n_outputs;
+    double decay, threshold, drop;
+    int round_bf16, n_threads, allow_avx512 = 1;
+    if (!PyArg_ParseTuple(args, "KnnnnKKKKKnKKdddpi|p", &x, &n_rows, &n_inputs, &n_steps,
+                          &n_layers, &sizes, &weights, &biases, &readout, &readout_bias,
+                          &n_outputs, &time_weights, &out, &decay, &threshold, &drop, &round_bf16,
+                          &n_threads, &allow_avx512))
+        return NULL;
+    if (n_layers < 1) {
+        PyErr_SetString(PyExc_ValueError, "lif_event_infer needs at least one hidden layer");
+        return NULL;
+    }
+    EventJob job = {
+        .x = (const float *)(uintptr_t)x, .n_rows = n_rows, .n_inputs = n_inputs,
+        .n_steps = n_steps, .n_layers = n_layers, .n_outputs = n_outputs,
+        .sizes = (const int64_t *)(uintptr_t)sizes,
+        .weights = (const float *const *)(uintptr_t)weights,
+        .biases = (const float *const *)(uintptr_t)biases,
+        .readout = (const float *)(uintptr_t)readout,
+        .readout_bias = (const float *)(uintptr_t)readout_bias,
+        .time_weights = (const float *)(uintptr_t)time_weights,
+        .out = (float *)(uintptr_t)out,
+        .decay = (float)decay, .threshold = (float)threshold, .drop = (float)drop,
+        .round_bf16 = round_bf16, .use_avx512 = allow_avx512 && has_avx512(),
+    };
+    int failed;
+    Py_BEGIN_ALLOW_THREADS
+    failed = event_forward(&job, n_threads);
+    Py_END_ALLOW_THREADS
+    if (failed)
+        return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
 static PyObject *lif_backward(PyObject *self, PyObject *args)
 {
     unsigned long long membrane, grad_spikes, grad, carry;
@@ -324,6 +694,11 @@ static PyObject *lif_backward(PyObject *self, PyObject *args)
 }
 
 static PyMethodDef methods[] = {
+    {"lif_event_infer", lif_event_infer, METH_VARARGS,
+     "lif_event_infer(x, n_rows, n_inputs, n_steps, n_layers, sizes, weights, biases, readout, "
+     "readout_bias, n_outputs, time_weights, out, decay, threshold, drop, round_bf16, "
+     "n_threads, allow_avx512=True): event-driven inference of whole rows, to the "
+     "time-averaged readout."},
     {"lif_backward", lif_backward, METH_VARARGS,
      "lif_backward(membrane, grad_spikes, grad, carry, n_steps, n, decay, threshold, code, "
      "slope, summed, is_double, reset_grad): the LIF backward sweep on raw pointers."},

@@ -14,6 +14,11 @@ hidden layer.
 * the readout's time average is linear, so spikes are averaged over time with
   the readout's leak weights first, then multiplied once by the readout matrix.
 
+At inference on a CPU (no autograd, membrane readout, a constant-current
+input) the forward pass runs event-driven instead, a row at a time in C: a
+layer fed by spikes sums only the weights of the neurons that fired
+(:mod:`pynmsnn._events`).
+
 :meth:`SpikingNetwork.forward_reference` runs the same network step by step
 through autograd; it is the reference the fast path is tested against and what
 records spikes and membranes for inspection.
@@ -28,6 +33,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._cpu import cpu_has_int8_dot
+from ._events import event_forward, event_inference_applies
 from .encoders import BINARY_ENCODERS, encode, mean_current
 from .neurons import c_inference_applies, lif_infer_bf16, lif_pooled, lif_scan, readout_weights
 from .surrogate import spike
@@ -359,6 +365,8 @@ class SpikingNetwork(nn.Module):
     def _forward(self, x, generator=None, rates=None):
         """The fast path; appends each hidden layer's mean rate to ``rates`` when a list."""
         activity, constant = self._input_drive(x, generator)
+        if constant and self._runs_event_driven(activity, rates):
+            return self._event_forward(activity)
         spike_input = self._spike_input(0, constant)
         weights = readout_weights(self.n_steps, self.decay, activity.dtype, activity.device)
         for i, layer in enumerate(self.hidden):
@@ -388,6 +396,37 @@ class SpikingNetwork(nn.Module):
         """Inference with the membrane readout: no autograd graph and no firing rates wanted."""
         needs_grad = torch.is_grad_enabled() and current.requires_grad
         return self.readout == "membrane" and rates is None and not needs_grad
+
+    def infers_event_driven(self, x):
+        """Whether :meth:`forward` of rows like ``x``, without autograd, runs a row at a time in C.
+
+        Each row's output is then independent of the other rows computed with it.
+        """
+        with torch.no_grad():
+            activity, constant = self._input_drive(x[:1], None)
+            return constant and self._runs_event_driven(activity, None)
+
+    def _runs_event_driven(self, current, rates):
+        """Whether inference can run a row at a time in C (:mod:`pynmsnn._events`).
+
+        Only the output is wanted, the input is a constant current on a CPU,
+        and there is a hidden layer.
+        """
+        needs_grad = torch.is_grad_enabled() and (
+            current.requires_grad or any(p.requires_grad for p in self.parameters())
+        )
+        return (
+            len(self.hidden) > 0 and self.readout == "membrane" and rates is None and not needs_grad
+            and event_inference_applies(current, self.spike_matmul_dtype)
+        )
+
+    def _event_forward(self, current):
+        """The output for a constant ``current``, event-driven (:func:`pynmsnn._events.event_forward`)."""
+        return event_forward(
+            self.hidden, self.output, current, readout_weights(self.n_steps, self.decay),
+            decay=self.decay, threshold=self.threshold, drop=self.threshold + self.refractory_penalty,
+            spike_matmul_dtype=self.spike_matmul_dtype,
+        )
 
     def _pools_in_scan(self, layer_index, current, rates):
         """Whether the last hidden layer can hand the readout its pooled spikes directly.

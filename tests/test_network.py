@@ -109,8 +109,9 @@ def test_spike_input_layers_use_the_low_precision_dtype():
 @pytest.mark.parametrize("hidden", [(12,), (12, 9), (12, 9, 7)])
 def test_inference_between_bf16_matmuls_changes_no_number(monkeypatch, hidden):
     """Keeping the spikes in bfloat16 between layers at inference gives the same output, bit for bit."""
-    from pynmsnn import network
+    from pynmsnn import _events, network
 
+    monkeypatch.setattr(_events, "USE_EVENT_INFERENCE", False)  # the dense path is under test
     net = SpikingNetwork(5, hidden, 3, n_steps=10, spike_matmul_dtype=torch.bfloat16,
                          generator=torch.Generator().manual_seed(0))
     with torch.no_grad():

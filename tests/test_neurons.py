@@ -199,9 +199,12 @@ def test_pooled_scan_equals_the_weighted_sum_of_the_scan(monkeypatch, constant, 
     torch.testing.assert_close(pooled, expected)
 
 
-def test_network_inference_pools_in_the_scan_and_matches_the_training_path():
+def test_network_inference_pools_in_the_scan_and_matches_the_training_path(monkeypatch):
     """At inference the last layer's spikes are pooled inside the scan: same output as with autograd on."""
+    from pynmsnn import _events
     from pynmsnn.network import SpikingNetwork
+
+    monkeypatch.setattr(_events, "USE_EVENT_INFERENCE", False)  # the dense path is under test
 
     net = SpikingNetwork(5, (12, 9), 3, n_steps=10, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():

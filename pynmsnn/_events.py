@@ -1,0 +1,104 @@
+"""Event-driven inference on a CPU: a row's whole forward pass in C.
+
+A hidden layer fed by spikes receives, at each step, the sum of the outgoing
+weights of the neurons that fired. The dense path multiplies the whole spike
+matrix (``[T * B, n_in] @ W``); with 10-30% of neurons firing, summing only the
+weights of those that fired is several times fewer additions, and a row's
+membranes stay in the cache from its first step to its last
+(``pynmsnn/_cscan.c``, ``lif_event_infer``). The first layer's constant
+current and the leaky readout are computed in the same pass, so no torch
+operation runs between the layers: torch's idle worker threads spin for
+milliseconds after each parallel operation and would compete for the cores.
+
+It runs where only the output is wanted (no autograd graph, no firing rates,
+the membrane readout) and the input is a constant current (every encoder but
+'latency' at inference), on CPU float32 tensors. Each row is computed on its
+own in a fixed order, so its output does not depend on the other rows, their
+number, or the number of threads. The numbers are those of the dense path but
+for the order in which float32 sums are added; with ``spike_matmul_dtype``
+bfloat16 the weights and each product are rounded to bfloat16 as the dense
+path's bfloat16 matmul rounds them.
+"""
+
+import torch
+
+try:  # built from _cscan.c; without it the dense path runs
+    from ._cscan import lif_event_infer
+except ImportError:  # pragma: no cover - a build without a C compiler
+    lif_event_infer = None
+
+__all__ = ["event_forward", "event_inference_applies"]
+
+USE_EVENT_INFERENCE = True  # tests switch it off to compare with the dense path
+USE_AVX512 = True  # tests switch it off to run the portable spike compaction
+# Fewer rows than this per thread cost more to start a thread for than they save.
+MIN_ROWS_PER_THREAD = 32
+
+
+def event_inference_applies(x, spike_matmul_dtype):
+    """Whether :func:`event_forward` can run on the constant current ``x``."""
+    return (
+        USE_EVENT_INFERENCE
+        and lif_event_infer is not None
+        and x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and x.dim() == 2
+        and spike_matmul_dtype in (None, torch.bfloat16)
+    )
+
+
+def event_forward(hidden, output, x, time_weights, *, decay, threshold, drop, spike_matmul_dtype, n_threads=None):
+    """The time-averaged readout for rows ``x`` of constant current, event-driven.
+
+    Parameters
+    ----------
+    hidden : sequence of torch.nn.Linear
+        The hidden layers, at least one.
+    output : torch.nn.Linear
+        The readout layer.
+    x : torch.Tensor of shape (n_samples, n_inputs), float32 on the CPU
+        The current fed to the first layer at every step.
+    time_weights : torch.Tensor of shape (n_steps,)
+        Weight of each step's spikes in the readout's time average
+        (:func:`pynmsnn.neurons.readout_weights`).
+    decay, threshold, drop : float
+        LIF leak factor, threshold, and what a spike takes off the membrane.
+    spike_matmul_dtype : torch.dtype or None
+        bfloat16 to round as the dense path's bfloat16 matmuls do.
+    n_threads : int, default=None
+        Threads to split the rows over; None uses ``torch.get_num_threads()``.
+
+    Returns
+    -------
+    torch.Tensor of shape (n_samples, n_outputs), float32.
+    """
+    low = spike_matmul_dtype == torch.bfloat16
+
+    def transposed(layer, round_weights):
+        weight = layer.weight.detach()
+        if round_weights:
+            weight = weight.to(torch.bfloat16)
+        return weight.to(torch.float32).t().contiguous()
+
+    # weights[0] multiplies a current and stays float32, as in the dense path.
+    weights = [transposed(layer, low and i > 0) for i, layer in enumerate(hidden)]
+    biases = [layer.bias.detach().to(torch.float32).contiguous() for layer in hidden]
+    readout = output.weight.detach().to(torch.float32).contiguous()
+    time_weights = time_weights.to(torch.float32).contiguous()
+    readout_bias = (output.bias.detach().to(torch.float32) * time_weights.sum()).contiguous()
+    sizes = torch.tensor([layer.out_features for layer in hidden], dtype=torch.int64)
+    weight_pointers = torch.tensor([w.data_ptr() for w in weights], dtype=torch.int64)
+    bias_pointers = torch.tensor([b.data_ptr() for b in biases], dtype=torch.int64)
+    x = x.detach().contiguous()
+    n_rows, n_inputs = x.shape
+    out = torch.empty((n_rows, output.out_features), dtype=torch.float32)
+    if n_threads is None:
+        n_threads = torch.get_num_threads()
+    n_threads = max(1, min(int(n_threads), n_rows // MIN_ROWS_PER_THREAD))
+    lif_event_infer(
+        x.data_ptr(), n_rows, n_inputs, len(time_weights), len(hidden), sizes.data_ptr(),
+        weight_pointers.data_ptr(), bias_pointers.data_ptr(), readout.data_ptr(), readout_bias.data_ptr(),
+        output.out_features, time_weights.data_ptr(), out.data_ptr(),
+        float(decay), float(threshold), float(drop), low, n_threads, USE_AVX512,
+    )
+    return out

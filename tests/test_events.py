@@ -1,0 +1,150 @@
+"""Event-driven inference (pynmsnn/_events.py) computes what the dense path computes.
+
+The networks here have dyadic weights, inputs and decay (multiples of powers of
+two, few significant bits), so that every sum of the hidden layers is exact in
+float32 whatever order it is added in: the event-driven path must then give the
+dense path's spikes exactly, and outputs equal to float32 rounding of the readout.
+"""
+
+import pytest
+import torch
+
+from pynmsnn import _events
+from pynmsnn.network import SpikingNetwork
+
+pytestmark = pytest.mark.skipif(_events.lif_event_infer is None, reason="the C extension is not built")
+
+
+def dyadic_network(hidden, precision=None, refractory_penalty=0.0, n_inputs=7, n_outputs=3, seed=0, scale=1.0):
+    """Weights and biases k/128 with |k| < 256 (exact in bfloat16), decay 1/2, 5 steps.
+
+    The threshold is 4, so that the sums of weights that reach it need more than
+    bfloat16's 8 significant bits: the rounding of bfloat16 products is exercised.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    net = SpikingNetwork(
+        n_inputs, hidden, n_outputs, n_steps=5, decay=0.5, threshold=4.0,
+        refractory_penalty=refractory_penalty, spike_matmul_dtype=precision, generator=generator,
+    )
+    with torch.no_grad():
+        for layer in net.layers:
+            fan_in = layer.in_features
+            for parameter in (layer.weight, layer.bias):
+                values = torch.randn(parameter.shape, generator=generator) * scale * 1280 / fan_in**0.5
+                parameter.copy_(values.round().clamp(-255, 255) / 128)
+    return net.eval()
+
+
+def dyadic_rows(n_rows, n_inputs=7, seed=1):
+    """Rows of multiples of 1/16 in [0, 1]."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 17, (n_rows, n_inputs), generator=generator).float() / 16
+
+
+def dense_output(net, x):
+    """The output with event-driven inference switched off."""
+    previous = _events.USE_EVENT_INFERENCE
+    _events.USE_EVENT_INFERENCE = False
+    try:
+        with torch.inference_mode():
+            return net(x)
+    finally:
+        _events.USE_EVENT_INFERENCE = previous
+
+
+@pytest.fixture
+def event_calls(monkeypatch):
+    """A list that grows by one at each call of the C kernel."""
+    calls = []
+    kernel = _events.lif_event_infer
+    monkeypatch.setattr(_events, "lif_event_infer", lambda *args: calls.append(args) or kernel(*args))
+    return calls
+
+
+@pytest.mark.parametrize("hidden", [(8,), (20, 17), (300, 40, 9)])
+@pytest.mark.parametrize("precision", [None, torch.bfloat16])
+@pytest.mark.parametrize("refractory_penalty", [0.0, 0.25])
+@pytest.mark.parametrize("avx512", [True, False])
+def test_event_driven_inference_equals_the_dense_path(hidden, precision, refractory_penalty, avx512, event_calls,
+                                                      monkeypatch):
+    """Widths below, at and past the kernel's 16- and 256-wide blocks; float32 and bfloat16;
+    the AVX-512 spike compaction (where the CPU has it) and the portable one."""
+    monkeypatch.setattr(_events, "USE_AVX512", avx512)
+    net = dyadic_network(hidden, precision, refractory_penalty)
+    x = dyadic_rows(70)
+    with torch.inference_mode():
+        event = net(x)
+    assert len(event_calls) == 1
+    torch.testing.assert_close(event, dense_output(net, x))
+
+
+@pytest.mark.parametrize("hidden", [(20, 17), (300, 40, 9)])
+def test_hidden_layers_fire_in_the_comparison(hidden):
+    """Guard for the test above: every hidden layer of its networks fires, and not always."""
+    record = dyadic_network(hidden).forward_reference(dyadic_rows(70), record=True)
+    assert all(0.02 < rate < 0.9 for rate in record.firing_rates.values())
+
+
+def test_event_driven_inference_equals_the_step_by_step_reference(event_calls):
+    net = dyadic_network((30, 20), torch.bfloat16, 0.25)
+    x = dyadic_rows(40)
+    with torch.inference_mode():
+        event = net(x)
+        reference = net.forward_reference(x)
+    assert len(event_calls) == 1
+    torch.testing.assert_close(event, reference)
+
+
+@pytest.mark.parametrize("scale", [0.0, 30.0])
+def test_silent_and_saturated_networks(scale, event_calls):
+    """No neuron fires (zero weights) / nearly every neuron fires at every step."""
+    net = dyadic_network((40, 24), scale=scale)
+    with torch.no_grad():
+        net.hidden[0].bias.fill_(1.5 if scale else 0.0)
+    x = dyadic_rows(50)
+    with torch.inference_mode():
+        event = net(x)
+    torch.testing.assert_close(event, dense_output(net, x))
+    assert len(event_calls) == 1
+
+
+def test_a_rows_output_depends_on_nothing_else():
+    """The same row gives the same bits alone, in any batch, and with any number of threads."""
+    net = dyadic_network((64, 48))
+    x = torch.rand(257, 7, generator=torch.Generator().manual_seed(5))  # not dyadic: order matters here
+    kwargs = dict(decay=net.decay, threshold=net.threshold, drop=net.threshold, spike_matmul_dtype=None)
+    from pynmsnn.neurons import readout_weights
+
+    weights = readout_weights(net.n_steps, net.decay)
+    with torch.inference_mode():
+        outputs = [_events.event_forward(net.hidden, net.output, x, weights, n_threads=n, **kwargs) for n in (1, 2, 3)]
+        alone = torch.cat([_events.event_forward(net.hidden, net.output, x[i : i + 1], weights, **kwargs) for i in range(0, 257, 32)])
+    assert torch.equal(outputs[0], outputs[1]) and torch.equal(outputs[0], outputs[2])
+    assert torch.equal(alone, outputs[0][::32])
+
+
+def test_where_the_dense_path_runs_instead(event_calls):
+    """Training, firing rates, the spike-count readout, the latency encoder and float64 are left to the dense path."""
+    net = dyadic_network((20, 17))
+    x = dyadic_rows(20)
+    net(x)  # autograd on: training
+    net.forward_with_rates(x)
+    with torch.inference_mode():
+        dyadic_network((20, 17)).double()(x.double())
+        net.readout = "spikes"
+        net(x)
+        net.readout, net.encoder = "membrane", "latency"
+        net(x)
+    assert event_calls == []
+
+
+def test_noisy_and_poisson_encoders_run_event_driven_at_inference(event_calls):
+    """At inference a random encoder is its expected current, a constant: event-driven too."""
+    for encoder in ("noisy", "poisson"):
+        net = dyadic_network((20, 17))
+        net.encoder = encoder
+        x = dyadic_rows(30)
+        with torch.inference_mode():
+            event = net(x)
+        torch.testing.assert_close(event, dense_output(net, x))
+    assert len(event_calls) == 2
