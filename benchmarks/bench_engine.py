@@ -47,7 +47,7 @@ Usage::
 
 The table goes to stdout and to ``benchmarks/results/engine.{json,rst}``, the
 plot to ``figures/benchmark_engine.png``; the output ends with the profile of
-one pynmsnn epoch from ``profile_engine.py``.
+one pynmsnn epoch and of predict from ``profile_engine.py``.
 """
 
 import argparse
@@ -773,12 +773,16 @@ def main(argv=None):
         import profile_engine
 
         report["profile"] = profile_engine.profile_epoch(repeats=1 if args.quick else 3, threads=args.threads)
+        report["profile"]["predict"] = profile_engine.profile_predict(
+            repeats=1 if args.quick else 3, threads=args.threads
+        )
     (args.output_dir / "engine.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"Wrote {args.output_dir / 'engine.json'}, {args.output_dir / 'engine.rst'} and {args.figure}; "
           f"load average {load_before[0]:.2f} before, {report['load_average_after'][0]:.2f} after.")
     if not args.no_profile:
         print()
         print(profile_engine.format_note(report["profile"]))
+        print(profile_engine.format_predict_note(report["profile"]["predict"]))
     return report
 
 

@@ -1,4 +1,4 @@
-"""Where the time goes in one epoch of pynmsnn training.
+"""Where the time goes in one epoch of pynmsnn training, and in predict.
 
 Profiles one epoch of ``SNNClassifier`` training (a ``partial_fit`` after a
 first one-epoch ``fit``, so set-up costs are left out) on scikit-learn's digits
@@ -21,6 +21,13 @@ category, so ``aten::addmm`` inside ``aten::linear`` is not counted twice.
 The profiler adds a few microseconds per operator, most of it to the LIF
 forward loop (a few small operators per time step); the note gives the epoch
 time with and without the profiler so the shares can be read with that in mind.
+
+Predict is timed on 10,000 rows (the training rows repeated) of the second
+configuration (64-256-256-10, 10 epochs): the input checks and scaling, then
+the network's pass with event-driven inference (``pynmsnn/_events.py``) and,
+for comparison, with it switched off (the dense path: bfloat16 matmuls where
+the CPU has them), next to the hidden layers' firing rates, which set the
+event-driven pass's work.
 
 Usage::
 
@@ -172,6 +179,74 @@ def profile_epoch(repeats=3, threads=None):
     }
 
 
+PREDICT_HIDDEN_LAYER_SIZES = (256, 256)  # the second configuration of bench_engine.py
+PREDICT_EPOCHS = 10
+PREDICT_ROWS = 10_000
+
+
+def _median_seconds(call, repeats):
+    times = []
+    for _ in range(max(1, repeats)):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def profile_predict(repeats=3, threads=None):
+    """Time predict on 10,000 rows of the second benchmark configuration.
+
+    Returns
+    -------
+    dict
+        ``scaling_s`` (input checks and scaling), ``event_s`` and ``dense_s``
+        (the network's pass with event-driven inference on and off, medians of
+        ``repeats`` calls), ``firing_rates`` of the hidden layers on the
+        training rows, and ``torch_threads``.
+    """
+    import numpy as np
+    import torch
+    from sklearn.exceptions import ConvergenceWarning
+
+    from pynmsnn import _events
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    X, y = _training_rows()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator = _estimator(epochs=PREDICT_EPOCHS).set_params(hidden_layer_sizes=PREDICT_HIDDEN_LAYER_SIZES)
+        estimator.fit(X, y)
+    rows = X[np.arange(PREDICT_ROWS) % len(X)]
+    estimator.predict(rows)  # first-call costs
+    scaled = estimator._prepare_X_fitted(rows)
+    result = {
+        "config": f"{PREDICT_ROWS:,} rows of digits 64-256-256-10 trained {PREDICT_EPOCHS} epochs",
+        "torch_threads": torch.get_num_threads(),
+        "scaling_s": _median_seconds(lambda: estimator._prepare_X_fitted(rows), repeats),
+        "event_s": _median_seconds(lambda: estimator._forward_scaled(scaled), repeats),
+        "firing_rates": list(estimator.simulate(X[:300]).firing_rates.values()),
+    }
+    _events.USE_EVENT_INFERENCE = False
+    try:
+        result["dense_s"] = _median_seconds(lambda: estimator._forward_scaled(scaled), repeats)
+    finally:
+        _events.USE_EVENT_INFERENCE = True
+    return result
+
+
+def format_predict_note(result):
+    """The predict timings as a short plain-text note."""
+    rates = ", ".join(f"{rate:.0%}" for rate in result["firing_rates"])
+    return "\n".join([
+        f"Where predict's time goes: {result['config']} ({_threads(result['torch_threads'])})",
+        f"  input checks and scaling {result['scaling_s'] * 1e3:.1f} ms; the network "
+        f"{result['event_s'] * 1e3:.1f} ms event-driven, {result['dense_s'] * 1e3:.1f} ms on the dense path",
+        f"  hidden layers fire at {rates} of their steps: the event-driven pass adds one weight row per",
+        "  spike (most of its time), the dense path multiplies every neuron's row",
+    ])
+
+
 def _threads(n):
     return f"{n} torch thread{'' if n == 1 else 's'}"
 
@@ -209,7 +284,12 @@ def main(argv=None):
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON")
     args = parser.parse_args(argv)
     result = profile_epoch(repeats=args.repeats, threads=args.threads)
-    print(json.dumps(result, indent=2) if args.json else format_note(result))
+    result["predict"] = profile_predict(repeats=args.repeats, threads=args.threads)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(format_note(result))
+        print(format_predict_note(result["predict"]))
     return result
 
 

@@ -304,10 +304,6 @@ __attribute__((target("avx512f"))) static Py_ssize_t compact_avx512(
 #define compact_avx512 compact
 #endif
 
-/* Outputs are summed in blocks of PRODUCT_BLOCK held in registers. */
-#define PRODUCT_VECTORS 16
-#define PRODUCT_BLOCK (PRODUCT_VECTORS * 16)
-
 /*
  * product[k] = sum over a < n_terms of scale[a] * weight[row[a], k], for k < n_out,
  * where row[a] = rows[a] (every row in order when rows is NULL) and scale[a] =
@@ -323,18 +319,24 @@ INLINE void row_sum(const float *restrict weight, const int32_t *restrict rows,
 #define SCALE(a) (scales != NULL ? scales[a] : 1.0f)
     Py_ssize_t k0 = 0;
 #if HAVE_VECTORS
-    for (; k0 + PRODUCT_BLOCK <= n_out; k0 += PRODUCT_BLOCK) {
-        float16v sum[PRODUCT_VECTORS];
-        for (int i = 0; i < PRODUCT_VECTORS; i++) sum[i] = (float16v){0};
-        for (Py_ssize_t a = 0; a < n_terms; a++) {
-            const float16v *row = (const float16v *)(ROW(a) + k0);
-            if (scales != NULL)
-                for (int i = 0; i < PRODUCT_VECTORS; i++) sum[i] += SCALE(a) * row[i];
-            else
-                for (int i = 0; i < PRODUCT_VECTORS; i++) sum[i] += row[i];
-        }
-        for (int i = 0; i < PRODUCT_VECTORS; i++) *(float16v *)(product + k0 + 16 * i) = sum[i];
+    /* Blocks of 16 vectors, then of 4, then single vectors; the rest one by one. */
+#define ROW_SUM_BLOCKS(VECTORS)                                                              \
+    for (; k0 + 16 * (VECTORS) <= n_out; k0 += 16 * (VECTORS)) {                            \
+        float16v sum[VECTORS];                                                               \
+        for (int i = 0; i < (VECTORS); i++) sum[i] = (float16v){0};                          \
+        for (Py_ssize_t a = 0; a < n_terms; a++) {                                           \
+            const float16v *row = (const float16v *)(ROW(a) + k0);                           \
+            if (scales != NULL)                                                              \
+                for (int i = 0; i < (VECTORS); i++) sum[i] += SCALE(a) * row[i];             \
+            else                                                                             \
+                for (int i = 0; i < (VECTORS); i++) sum[i] += row[i];                        \
+        }                                                                                    \
+        for (int i = 0; i < (VECTORS); i++) *(float16v *)(product + k0 + 16 * i) = sum[i];   \
     }
+    ROW_SUM_BLOCKS(16)
+    ROW_SUM_BLOCKS(4)
+    ROW_SUM_BLOCKS(1)
+#undef ROW_SUM_BLOCKS
 #endif
     for (Py_ssize_t k = k0; k < n_out; k++) product[k] = 0.0f;
     for (Py_ssize_t a = 0; a < n_terms; a++) {

@@ -157,3 +157,15 @@ def test_profile_counts_each_event_once_in_its_category():
         "LIF scan backward": 30e-6, "optimizer": 12e-6,
     })
     assert other == pytest.approx({"aten::log_softmax": 8e-6})
+
+
+def test_predict_note_names_the_timings_and_firing_rates():
+    """The predict note reports each timing in milliseconds and each layer's firing rate."""
+    profile = load_benchmark("profile_engine")
+    note = profile.format_predict_note({
+        "config": "10,000 rows of a test network", "torch_threads": 2, "scaling_s": 0.0012,
+        "event_s": 0.0405, "dense_s": 0.0631, "firing_rates": [0.214, 0.0903],
+    })
+    assert "10,000 rows of a test network (2 torch threads)" in note
+    assert "scaling 1.2 ms" in note and "40.5 ms event-driven" in note and "63.1 ms on the dense path" in note
+    assert "21%, 9% of their steps" in note

@@ -61,13 +61,13 @@ def event_calls(monkeypatch):
     return calls
 
 
-@pytest.mark.parametrize("hidden", [(8,), (20, 17), (300, 40, 9)])
+@pytest.mark.parametrize("hidden", [(8,), (20, 17), (100, 17), (300, 40, 9)])
 @pytest.mark.parametrize("precision", [None, torch.bfloat16])
 @pytest.mark.parametrize("refractory_penalty", [0.0, 0.25])
 @pytest.mark.parametrize("avx512", [True, False])
 def test_event_driven_inference_equals_the_dense_path(hidden, precision, refractory_penalty, avx512, event_calls,
                                                       monkeypatch):
-    """Widths below, at and past the kernel's 16- and 256-wide blocks; float32 and bfloat16;
+    """Widths below, at and past the kernel's blocks of 16, 64 and 256 outputs; float32 and bfloat16;
     the AVX-512 spike compaction (where the CPU has it) and the portable one."""
     monkeypatch.setattr(_events, "USE_AVX512", avx512)
     net = dyadic_network(hidden, precision, refractory_penalty)
@@ -78,7 +78,7 @@ def test_event_driven_inference_equals_the_dense_path(hidden, precision, refract
     torch.testing.assert_close(event, dense_output(net, x))
 
 
-@pytest.mark.parametrize("hidden", [(20, 17), (300, 40, 9)])
+@pytest.mark.parametrize("hidden", [(20, 17), (100, 17), (300, 40, 9)])
 def test_hidden_layers_fire_in_the_comparison(hidden):
     """Guard for the test above: every hidden layer of its networks fires, and not always."""
     record = dyadic_network(hidden).forward_reference(dyadic_rows(70), record=True)
