@@ -21,6 +21,7 @@ from sklearn.utils.validation import (
 )
 
 from ._cpu import cpu_has_native_bf16
+from ._events import event_driven_pays
 from ._malloc import keep_freed_memory
 from ._tabular import TableScaler, check_finite, is_dataframe, non_number_error
 from .activity import activity_report, calibrate_firing, check_firing_health
@@ -137,7 +138,7 @@ class BaseSNN(BaseEstimator):
         self._train(inputs, targets, X_val, y_val, n_epochs=1 if incremental else self.max_iter,
                     early_stopping=early_stopping, incremental=incremental)
         if not incremental:  # partial_fit stays cheap; a chunk's health is one call away
-            check_firing_health(self, inputs)
+            self.firing_rates_ = check_firing_health(self, inputs)
         return self
 
     def _check_hidden_layer_sizes(self):
@@ -589,7 +590,15 @@ class BaseSNN(BaseEstimator):
 
     def _set_precision(self):
         # Resolved at each use, so a model moved to another machine adapts.
-        self.module_.spike_matmul_dtype = spike_matmul_dtype(self.precision, self._device)
+        module = self.module_
+        module.spike_matmul_dtype = spike_matmul_dtype(self.precision, self._device)
+        # Event-driven inference where the training data's firing rates say it pays.
+        rates = getattr(self, "firing_rates_", None)
+        module.event_driven = event_driven_pays(
+            [layer.out_features for layer in module.hidden],
+            None if rates is None else list(rates.values()),
+            module.spike_matmul_dtype,
+        )
 
     def _prepare_X_fitted(self, X):
         check_is_fitted(self, "module_")

@@ -12,7 +12,10 @@ milliseconds after each parallel operation and would compete for the cores.
 
 It runs where only the output is wanted (no autograd graph, no firing rates,
 the membrane readout) and the input is a constant current (every encoder but
-'latency' at inference), on CPU float32 tensors. Each row is computed on its
+'latency' at inference), on CPU float32 tensors. Its work follows the number
+of spikes: against the dense path's bfloat16 matmuls it pays up to about 23%
+of the neurons firing (:func:`event_driven_pays`), and the estimators
+choose with the firing rates measured at the end of fit. Each row is computed on its
 own in a fixed order, so its output does not depend on the other rows, their
 number, or the number of threads. The numbers are those of the dense path but
 for the order in which float32 sums are added; with ``spike_matmul_dtype``
@@ -27,12 +30,19 @@ try:  # built from _cscan.c; without it the dense path runs
 except ImportError:  # pragma: no cover - a build without a C compiler
     lif_event_infer = None
 
-__all__ = ["event_forward", "event_inference_applies"]
+__all__ = ["event_driven_pays", "event_forward", "event_inference_applies"]
 
 USE_EVENT_INFERENCE = True  # tests switch it off to compare with the dense path
 USE_AVX512 = True  # tests switch it off to run the portable spike compaction
 # Fewer rows than this per thread cost more to start a thread for than they save.
 MIN_ROWS_PER_THREAD = 32
+# The firing rate of the layers feeding spike-fed layers at which the
+# event-driven pass costs what the dense path's bfloat16 matmuls cost
+# (``python benchmarks/bench_event_rates.py``, 50-256-256-5 on a 2-core
+# AVX512-BF16 CPU: 55 against 57 ms at 0.22, 89 against 56 ms at 0.37).
+# Against float32 matmuls it is as fast or faster at every rate, even 0.84,
+# so no rate is checked there.
+BFLOAT16_BREAK_EVEN_RATE = 0.23
 
 
 def event_inference_applies(x, spike_matmul_dtype):
@@ -45,6 +55,43 @@ def event_inference_applies(x, spike_matmul_dtype):
         and x.dim() == 2
         and spike_matmul_dtype in (None, torch.bfloat16)
     )
+
+
+def event_driven_pays(widths, rates, spike_matmul_dtype):
+    """Whether event-driven inference is expected to be faster than the dense path.
+
+    The event-driven pass of a spike-fed layer adds one row of weights per
+    spike of the layer before; the dense path multiplies every row. Against
+    bfloat16 matmuls the event-driven pass pays while the firing rate of the
+    layers feeding spike-fed layers, weighted by the size of the weights they
+    feed, stays at or below :data:`BFLOAT16_BREAK_EVEN_RATE`.
+
+    Parameters
+    ----------
+    widths : sequence of int
+        Width of each hidden layer.
+    rates : sequence of float or None
+        Spikes per neuron per step of each hidden layer (on the training
+        data); None when unknown, which counts as paying.
+    spike_matmul_dtype : torch.dtype or None
+        The dense path's dtype for spike-fed matmuls.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from pynmsnn._events import event_driven_pays
+    >>> event_driven_pays([256, 256], [0.1, 0.3], torch.bfloat16)
+    True
+    >>> event_driven_pays([256, 256], [0.4, 0.3], torch.bfloat16)
+    False
+    >>> event_driven_pays([256, 256], [0.4, 0.3], None)  # against float32 matmuls
+    True
+    """
+    if rates is None or spike_matmul_dtype != torch.bfloat16 or len(widths) < 2:
+        return True
+    work = [n_in * n_out for n_in, n_out in zip(widths[:-1], widths[1:])]
+    rate = sum(r * w for r, w in zip(rates, work)) / sum(work)
+    return rate <= BFLOAT16_BREAK_EVEN_RATE
 
 
 def event_forward(hidden, output, x, time_weights, *, decay, threshold, drop, spike_matmul_dtype, n_threads=None):

@@ -127,6 +127,12 @@ _SHARED_ATTRIBUTES = """\
     n_iter_ : int
         Number of epochs run.
 
+    firing_rates_ : dict of str to float
+        Spikes per neuron per step of each hidden layer ('hidden 1', ...) on
+        (a sample of) the training data, measured at the end of ``fit``. On a
+        CPU, predict runs event-driven (adding only the weights of neurons that
+        fired) unless these rates say the dense bfloat16 matmuls are faster.
+
     module_ : pynmsnn.network.SpikingNetwork
         The trained torch module."""
 

@@ -242,6 +242,9 @@ class SpikingNetwork(nn.Module):
         Dtype of the hidden layers' matmuls whose input is spikes
         (``torch.bfloat16`` is several times faster on CPUs with native bf16);
         None keeps the input's. The readout always uses the input's dtype.
+    event_driven : bool, default=True
+        Run inference event-driven where it applies (:mod:`pynmsnn._events`);
+        False keeps the dense path.
     generator : torch.Generator, default=None
         Source of randomness for the initial weights.
 
@@ -269,6 +272,7 @@ class SpikingNetwork(nn.Module):
         readout="membrane",
         detach_reset=False,
         spike_matmul_dtype=None,
+        event_driven=True,
         generator=None,
     ):
         super().__init__()
@@ -288,6 +292,7 @@ class SpikingNetwork(nn.Module):
         self.readout = readout
         self.detach_reset = bool(detach_reset)
         self.spike_matmul_dtype = spike_matmul_dtype
+        self.event_driven = bool(event_driven)
         self.reset_parameters(generator)
 
     @property
@@ -409,15 +414,17 @@ class SpikingNetwork(nn.Module):
     def _runs_event_driven(self, current, rates):
         """Whether inference can run a row at a time in C (:mod:`pynmsnn._events`).
 
-        Only the output is wanted, the input is a constant current on a CPU,
-        and there is a hidden layer.
+        ``event_driven`` is on, only the output is wanted, the input is a
+        constant current on a CPU, and there is a hidden layer.
         """
         needs_grad = torch.is_grad_enabled() and (
             current.requires_grad or any(p.requires_grad for p in self.parameters())
         )
         return (
-            len(self.hidden) > 0 and self.readout == "membrane" and rates is None and not needs_grad
-            and event_inference_applies(current, self.spike_matmul_dtype)
+            # A module pickled before ``event_driven`` existed runs event-driven.
+            getattr(self, "event_driven", True) and len(self.hidden) > 0 and self.readout == "membrane"
+            and rates is None
+            and not needs_grad and event_inference_applies(current, self.spike_matmul_dtype)
         )
 
     def _event_forward(self, current):

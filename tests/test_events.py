@@ -148,3 +148,42 @@ def test_noisy_and_poisson_encoders_run_event_driven_at_inference(event_calls):
             event = net(x)
         torch.testing.assert_close(event, dense_output(net, x))
     assert len(event_calls) == 2
+
+
+def test_event_driven_pays_weighs_each_layer_by_the_weights_it_feeds():
+    """Below the break-even rate event-driven, above it dense; float32 matmuls and unknown rates: event-driven."""
+    from pynmsnn._events import BFLOAT16_BREAK_EVEN_RATE as EVEN
+
+    low = torch.bfloat16
+    assert _events.event_driven_pays([256, 256], [EVEN, 0.9], low)  # the last layer feeds no spike-fed layer
+    assert not _events.event_driven_pays([256, 256], [EVEN + 0.01, 0.0], low)
+    # 100 * 300 weights fed at rate 0 and 300 * 10 at rate 1: mean rate 3000 / 33000.
+    assert _events.event_driven_pays([100, 300, 10], [0.0, 1.0, 0.5], low)
+    assert not _events.event_driven_pays([10, 300, 100], [0.0, 1.0, 0.5], low)
+    assert _events.event_driven_pays([256, 256], [0.9, 0.9], None)
+    assert _events.event_driven_pays([256, 256], None, low)
+    assert _events.event_driven_pays([256], [0.9], low)  # no spike-fed layer
+
+
+def test_fit_records_firing_rates_that_choose_the_inference_path(event_calls):
+    """fit keeps the training data's firing rates; predict runs dense when they are above break-even."""
+    from sklearn.datasets import load_iris
+
+    from pynmsnn import SNNClassifier
+    from pynmsnn.activity import SAMPLE_ROWS, hidden_rates
+
+    X, y = load_iris(return_X_y=True)
+    assert len(X) <= SAMPLE_ROWS
+    clf = SNNClassifier((16, 12), n_steps=6, max_iter=5, precision="bfloat16", random_state=0).fit(X, y)
+    rates = clf.firing_rates_
+    assert list(rates) == ["hidden 1", "hidden 2"] and all(0 <= rate <= 1 for rate in rates.values())
+    # Iris is smaller than the sample that fit measures on: the rates of every training row.
+    assert list(rates.values()) == pytest.approx(hidden_rates(clf, clf._prepare_X_fitted(X)).tolist())
+    event_calls.clear()
+    clf.firing_rates_ = {"hidden 1": 0.05, "hidden 2": 0.5}
+    expected = clf.predict_proba(X)
+    assert len(event_calls) == 1
+    clf.firing_rates_ = {"hidden 1": 0.5, "hidden 2": 0.5}
+    dense = clf.predict_proba(X)
+    assert len(event_calls) == 1  # dense this time
+    assert (expected.argmax(1) == dense.argmax(1)).mean() >= 0.98

@@ -58,6 +58,7 @@ def _assert_same_fitted_state(loaded, est):
     assert loaded.loss_curve_ == est.loss_curve_
     assert loaded.validation_scores_ == est.validation_scores_
     assert loaded.best_loss_ == est.best_loss_
+    assert loaded.firing_rates_ == est.firing_rates_  # they choose how predict runs
     assert loaded.best_validation_score_ == est.best_validation_score_
     assert loaded._seed == est._seed
     if hasattr(est, "feature_names_in_"):
