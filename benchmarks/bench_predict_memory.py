@@ -6,7 +6,8 @@ A 20-128-2 network (``n_steps=25``) is fitted for one epoch on 2,000 rows of
 small prediction warms torch up, and the peak resident set of
 ``predict_proba(X)`` above the resident set at that point is measured.
 
-Prediction runs the network in chunks of a fixed number of rows, so its work
+Prediction runs the network in chunks of a bounded number of rows (on a CPU,
+event-driven: a chunk holds its rows and outputs, no time steps), so its work
 space should not grow with the rows. What must grow is reported next to it:
 
 * the scaled float32 copy of X (rows x 20 x 4 bytes) and the float64 output
@@ -60,11 +61,16 @@ def fitted_model():
 
 
 def chunk_rows(est):
-    """Rows per prediction chunk of ``est``."""
-    from pynmsnn._base import predict_chunk_rows
+    """Rows per prediction chunk of ``est``, and whether predict runs event-driven."""
+    import torch
+
+    from pynmsnn._base import EVENT_CHUNK_ROWS, predict_chunk_rows
 
     module = est.module_
-    return predict_chunk_rows(module.n_steps, [layer.out_features for layer in module.layers])
+    est._set_precision()
+    if module.infers_event_driven(torch.zeros((1, module.layers[0].in_features))):
+        return EVENT_CHUNK_ROWS, True
+    return predict_chunk_rows(module.n_steps, [layer.out_features for layer in module.layers]), False
 
 
 def measure(n_rows):
@@ -89,7 +95,8 @@ def measure(n_rows):
         "rows": n_rows,
         "predict_s": predict_s,
         "finite": bool(np.isfinite(proba).all()),
-        "chunk_rows": chunk_rows(est),
+        "chunk_rows": chunk_rows(est)[0],
+        "event_driven": chunk_rows(est)[1],
         "peak_above_baseline_mb": peak,
         "scaled_copy_and_output_mb": grows,
         "work_space_mb": None if peak is None else peak - grows,
@@ -106,6 +113,13 @@ def run_in_subprocess(n_rows):
     return worker_result(command, f"{n_rows} rows")
 
 
+def _path(result):
+    """How predict ran the network, for the table's caption."""
+    if result.get("event_driven"):
+        return f"event-driven, chunks of up to {result['chunk_rows']:,} rows"
+    return f"chunks of {result['chunk_rows']:,} rows"
+
+
 def describe(report):
     """The table with a line on how it was measured (RST)."""
     header = ["rows", "X (MB)", "scaled copy + output (MB)", "peak above baseline (MB)",
@@ -119,7 +133,7 @@ def describe(report):
     ]
     return (
         f"Peak memory of ``SNNClassifier.predict_proba`` ({N_FEATURES}-{HIDDEN}-{N_CLASSES}, n_steps "
-        f"{N_STEPS}, chunks of {report['results'][0]['chunk_rows']:,} rows) on X of {N_FEATURES} "
+        f"{N_STEPS}, {_path(report['results'][0])}) on X of {N_FEATURES} "
         f"float64 features; {report['machine']}, {report['torch_threads']} torch threads; "
         f"``{report['command']}``. Each size runs in a fresh process; the baseline is its resident "
         "set once X exists and a 100-row prediction has warmed torch up. \"Scaled copy + output\" "
