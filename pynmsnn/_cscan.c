@@ -167,8 +167,9 @@ VECTOR_CLONES static void infer_scan(const float *restrict current_f32, Py_ssize
  *               pooled = sum_t time_weights[t] s_last[t], the time-averaged
  *               membrane of the leaky readout (pynmsnn/network.py)
  *
- * With round_bf16 the weights of layers 1 and up hold bfloat16 values and each
- * of their products is rounded to bfloat16 before the bias is added, as the
+ * With round_bf16 the weights of layers 1 and up hold bfloat16 values (stored
+ * as bfloat16 where EVENT_BF16_WEIGHTS, the module's constant, is 1, else as
+ * float32) and each of their products is rounded to bfloat16 before the bias is added, as the
  * bfloat16 matmul of the dense path gives it; the first layer, whose input is
  * a current, stays float32. The numbers are the dense path's but for the
  * order in which float32 sums are added.
@@ -347,6 +348,66 @@ INLINE void row_sum(const float *restrict weight, const int32_t *restrict rows,
 #undef SCALE
 }
 
+/*
+ * The spikes' product for weights stored as bfloat16 (their uint16 bits), as
+ * row_sum(weight, rows, NULL, ...) computes it: the same float32 additions in
+ * the same order, from half the bytes (reading the weights from the L2 cache
+ * is what limits the float32 sums). A 64-byte load holds 32 weights; its
+ * 32-bit lanes shifted up by 16 bits are the even ones as float32, and masked
+ * to their upper 16 bits the odd ones: two cheap operations, no conversion.
+ * The even and odd sums are interleaved back once per block.
+ */
+#if HAVE_VECTORS && defined(__has_builtin)
+#if __has_builtin(__builtin_shufflevector)
+#define HAVE_BF16_SPIKE_SUM 1
+#endif
+#endif
+#ifndef HAVE_BF16_SPIKE_SUM
+#define HAVE_BF16_SPIKE_SUM 0
+#endif
+
+#if HAVE_BF16_SPIKE_SUM
+typedef uint32_t pair16v __attribute__((vector_size(64), aligned(2), may_alias));
+
+INLINE void bf16_spike_sum(const uint16_t *restrict weight, const int32_t *restrict rows,
+                           Py_ssize_t n_terms, float *restrict product, Py_ssize_t n_out)
+{
+    Py_ssize_t k0 = 0;
+#define BF16_SUM_BLOCKS(BLOCKS)                                                              \
+    for (; k0 + 32 * (BLOCKS) <= n_out; k0 += 32 * (BLOCKS)) {                              \
+        float16v even[BLOCKS], odd[BLOCKS];                                                  \
+        for (int i = 0; i < (BLOCKS); i++) even[i] = odd[i] = (float16v){0};                 \
+        for (Py_ssize_t a = 0; a < n_terms; a++) {                                           \
+            const pair16v *row = (const pair16v *)(weight + (Py_ssize_t)rows[a] * n_out + k0); \
+            for (int i = 0; i < (BLOCKS); i++) {                                             \
+                even[i] += (float16v)(row[i] << 16);                                         \
+                odd[i] += (float16v)(row[i] & 0xFFFF0000u);                                  \
+            }                                                                                \
+        }                                                                                    \
+        for (int i = 0; i < (BLOCKS); i++) {                                                 \
+            *(float16v *)(product + k0 + 32 * i) = __builtin_shufflevector(                  \
+                even[i], odd[i], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);    \
+            *(float16v *)(product + k0 + 32 * i + 16) = __builtin_shufflevector(             \
+                even[i], odd[i], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31); \
+        }                                                                                    \
+    }
+    BF16_SUM_BLOCKS(8)
+    BF16_SUM_BLOCKS(2)
+    BF16_SUM_BLOCKS(1)
+#undef BF16_SUM_BLOCKS
+    for (Py_ssize_t k = k0; k < n_out; k++) product[k] = 0.0f;
+    for (Py_ssize_t a = 0; a < n_terms; a++) {
+        const uint16_t *row = weight + (Py_ssize_t)rows[a] * n_out;
+        for (Py_ssize_t k = k0; k < n_out; k++) {
+            uint32_t bits = (uint32_t)row[k] << 16;
+            float value;
+            memcpy(&value, &bits, sizeof value);
+            product[k] += value;
+        }
+    }
+}
+#endif
+
 /* sum_k a[k] b[k], in sixteen partial sums where vectors are to be had. */
 INLINE float dot(const float *restrict a, const float *restrict b, Py_ssize_t n)
 {
@@ -393,7 +454,12 @@ VECTOR_CLONES static void event_rows(EventJob *job)
                 const Py_ssize_t n = job->sizes[l];
                 const float *current = first, *bias = NULL;
                 if (l > 0) {
-                    row_sum(job->weights[l], active, NULL, n_active, product, n);
+#if HAVE_BF16_SPIKE_SUM
+                    if (job->round_bf16)
+                        bf16_spike_sum((const uint16_t *)job->weights[l], active, n_active, product, n);
+                    else
+#endif
+                        row_sum(job->weights[l], active, NULL, n_active, product, n);
                     current = product, bias = job->biases[l];
                 }
                 lif_step(current, bias, job->round_bf16, v_layer, fired, l == last ? pooled : NULL,
@@ -721,4 +787,14 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_cscan", NULL, -1, methods};
 
-PyMODINIT_FUNC PyInit__cscan(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__cscan(void)
+{
+    PyObject *created = PyModule_Create(&module);
+    /* Whether lif_event_infer reads the weights of layers 1 and up as bfloat16
+     * when round_bf16 is set (else as float32 holding bfloat16 values). */
+    if (created != NULL && PyModule_AddIntConstant(created, "EVENT_BF16_WEIGHTS", HAVE_BF16_SPIKE_SUM) < 0) {
+        Py_DECREF(created);
+        return NULL;
+    }
+    return created;
+}

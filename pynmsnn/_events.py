@@ -13,22 +13,23 @@ milliseconds after each parallel operation and would compete for the cores.
 It runs where only the output is wanted (no autograd graph, no firing rates,
 the membrane readout) and the input is a constant current (every encoder but
 'latency' at inference), on CPU float32 tensors. Its work follows the number
-of spikes: against the dense path's bfloat16 matmuls it pays up to about 23%
+of spikes: against the dense path's bfloat16 matmuls it pays up to about 32%
 of the neurons firing (:func:`event_driven_pays`), and the estimators
 choose with the firing rates measured at the end of fit. Each row is computed on its
 own in a fixed order, so its output does not depend on the other rows, their
 number, or the number of threads. The numbers are those of the dense path but
 for the order in which float32 sums are added; with ``spike_matmul_dtype``
 bfloat16 the weights and each product are rounded to bfloat16 as the dense
-path's bfloat16 matmul rounds them.
+path's bfloat16 matmul rounds them, and read as bfloat16: half the bytes to
+bring in from the cache, which is what limits the sums.
 """
 
 import torch
 
 try:  # built from _cscan.c; without it the dense path runs
-    from ._cscan import lif_event_infer
+    from ._cscan import EVENT_BF16_WEIGHTS, lif_event_infer
 except ImportError:  # pragma: no cover - a build without a C compiler
-    lif_event_infer = None
+    EVENT_BF16_WEIGHTS, lif_event_infer = 0, None
 
 __all__ = ["event_driven_pays", "event_forward", "event_inference_applies"]
 
@@ -39,10 +40,10 @@ MIN_ROWS_PER_THREAD = 32
 # The firing rate of the layers feeding spike-fed layers at which the
 # event-driven pass costs what the dense path's bfloat16 matmuls cost
 # (``python benchmarks/bench_event_rates.py``, 50-256-256-5 on a 2-core
-# AVX512-BF16 CPU: 55 against 57 ms at 0.22, 89 against 56 ms at 0.37).
+# AVX512-BF16 CPU: 42 against 57 ms at 0.22, 64 against 57 ms at 0.37).
 # Against float32 matmuls it is as fast or faster at every rate, even 0.84,
 # so no rate is checked there.
-BFLOAT16_BREAK_EVEN_RATE = 0.23
+BFLOAT16_BREAK_EVEN_RATE = 0.32
 
 
 def event_inference_applies(x, spike_matmul_dtype):
@@ -125,6 +126,8 @@ def event_forward(hidden, output, x, time_weights, *, decay, threshold, drop, sp
         weight = layer.weight.detach()
         if round_weights:
             weight = weight.to(torch.bfloat16)
+            if EVENT_BF16_WEIGHTS:  # read as bfloat16: half the bytes
+                return weight.t().contiguous()
         return weight.to(torch.float32).t().contiguous()
 
     # weights[0] multiplies a current and stays float32, as in the dense path.
