@@ -52,6 +52,13 @@ def dense_output(net, x):
         _events.USE_EVENT_INFERENCE = previous
 
 
+def event_and_dense(net, x):
+    """The output of ``net`` for ``x`` event-driven, then with event-driven inference off."""
+    with torch.inference_mode():
+        event = net(x)
+    return event, dense_output(net, x)
+
+
 @pytest.fixture
 def event_calls(monkeypatch):
     """A list that grows by one at each call of the C kernel."""
@@ -71,11 +78,8 @@ def test_event_driven_inference_equals_the_dense_path(hidden, precision, refract
     the AVX-512 spike compaction (where the CPU has it) and the portable one."""
     monkeypatch.setattr(_events, "USE_AVX512", avx512)
     net = dyadic_network(hidden, precision, refractory_penalty)
-    x = dyadic_rows(70)
-    with torch.inference_mode():
-        event = net(x)
+    torch.testing.assert_close(*event_and_dense(net, dyadic_rows(70)))
     assert len(event_calls) == 1
-    torch.testing.assert_close(event, dense_output(net, x))
 
 
 @pytest.mark.parametrize("hidden", [(20, 17), (100, 17), (300, 40, 9)])
@@ -101,18 +105,16 @@ def test_silent_and_saturated_networks(scale, event_calls):
     net = dyadic_network((40, 24), scale=scale)
     with torch.no_grad():
         net.hidden[0].bias.fill_(1.5 if scale else 0.0)
-    x = dyadic_rows(50)
-    with torch.inference_mode():
-        event = net(x)
-    torch.testing.assert_close(event, dense_output(net, x))
+    torch.testing.assert_close(*event_and_dense(net, dyadic_rows(50)))
     assert len(event_calls) == 1
 
 
-def test_a_rows_output_depends_on_nothing_else():
+@pytest.mark.parametrize("precision", [None, torch.bfloat16])
+def test_a_rows_output_depends_on_nothing_else(precision):
     """The same row gives the same bits alone, in any batch, and with any number of threads."""
     net = dyadic_network((64, 48))
     x = torch.rand(257, 7, generator=torch.Generator().manual_seed(5))  # not dyadic: order matters here
-    kwargs = dict(decay=net.decay, threshold=net.threshold, drop=net.threshold, spike_matmul_dtype=None)
+    kwargs = dict(decay=net.decay, threshold=net.threshold, drop=net.threshold, spike_matmul_dtype=precision)
     from pynmsnn.neurons import readout_weights
 
     weights = readout_weights(net.n_steps, net.decay)
@@ -143,10 +145,7 @@ def test_noisy_and_poisson_encoders_run_event_driven_at_inference(event_calls):
     for encoder in ("noisy", "poisson"):
         net = dyadic_network((20, 17))
         net.encoder = encoder
-        x = dyadic_rows(30)
-        with torch.inference_mode():
-            event = net(x)
-        torch.testing.assert_close(event, dense_output(net, x))
+        torch.testing.assert_close(*event_and_dense(net, dyadic_rows(30)))
     assert len(event_calls) == 2
 
 
