@@ -19,7 +19,10 @@ setup(
     # The LIF scan's forward loop in C, several times faster than the torch loop
     # on small layers; optional: without a compiler the torch loop runs instead.
     ext_modules=[
-        Extension("pynmsnn._cscan", ["pynmsnn/_cscan.c"], extra_compile_args=["-O3"], optional=True)
+        Extension(
+            "pynmsnn._cscan", ["pynmsnn/_cscan.c"], depends=["pynmsnn/_event_kernel.h"],
+            extra_compile_args=["-O3"], optional=True,
+        )
     ],
     python_requires=">=3.9",
     # A range, not a pin: an installed torch 2.x satisfies it and nothing is

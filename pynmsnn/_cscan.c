@@ -29,13 +29,6 @@
 #else
 #define VECTOR_CLONES
 #endif
-/* Helpers of a VECTOR_CLONES function are inlined into each clone, so that they
- * are compiled for its instruction set. */
-#if defined(__GNUC__)
-#define INLINE static inline __attribute__((always_inline))
-#else
-#define INLINE static inline
-#endif
 
 #define DEFINE_SCAN(NAME, REAL)                                                          \
     VECTOR_CLONES static void NAME(const REAL *current, Py_ssize_t current_stride,        \
@@ -158,50 +151,53 @@ VECTOR_CLONES static void infer_scan(const float *restrict current_f32, Py_ssize
  *
  *   x           (n_rows, n_inputs) float32, the scaled rows, the same current
  *               at every step (a constant-current encoder)
- *   weights[l]  (n_{l-1}, n_l) float32 with n_{-1} = n_inputs: the transpose
- *               of hidden layer l's weight, so that a neuron's outgoing
- *               weights are contiguous; biases[l] (n_l)
+ *   weights[l]  (n_{l-1}, n_l) with n_{-1} = n_inputs: the transpose of hidden
+ *               layer l's weight, so that a neuron's outgoing weights are
+ *               contiguous; float32, or for l >= 1 with round_bf16 bfloat16;
+ *               biases[l] (n_l) float32
  *   readout     (n_outputs, n_last) float32, the readout weight;
  *               readout_bias (n_outputs) is its bias times sum_t time_weights[t]
  *   out         (n_rows, n_outputs) = readout_bias + pooled @ readout, with
  *               pooled = sum_t time_weights[t] s_last[t], the time-averaged
  *               membrane of the leaky readout (pynmsnn/network.py)
  *
- * With round_bf16 the weights of layers 1 and up hold bfloat16 values (stored
- * as bfloat16 where EVENT_BF16_WEIGHTS, the module's constant, is 1, else as
- * float32) and each of their products is rounded to bfloat16 before the bias is added, as the
- * bfloat16 matmul of the dense path gives it; the first layer, whose input is
- * a current, stays float32. The numbers are the dense path's but for the
- * order in which float32 sums are added.
+ * With round_bf16 each product of layers 1 and up is rounded to bfloat16
+ * before the bias is added, as the bfloat16 matmul of the dense path gives
+ * it; the first layer, whose input is a current, stays float32. The numbers
+ * are the dense path's but for the order in which float32 sums are added.
+ *
+ * The kernel (_event_kernel.h) is compiled once per instruction set with
+ * vectors of its width (AVX-512, AVX2, and a portable one) and chosen when
+ * called. It needs GCC's vector extension with __builtin_shufflevector (GCC 12,
+ * clang); elsewhere lif_event_infer is not built and the dense path runs.
  */
-typedef struct {
+#if defined(__GNUC__) && defined(__has_builtin)
+#if __has_builtin(__builtin_shufflevector) && __has_builtin(__builtin_convertvector)
+#define HAVE_EVENT_KERNEL 1
+#endif
+#endif
+#ifndef HAVE_EVENT_KERNEL
+#define HAVE_EVENT_KERNEL 0
+#endif
+
+#if HAVE_EVENT_KERNEL
+typedef struct EventJob {
     const float *x;
     Py_ssize_t n_rows, n_inputs, n_steps, n_layers, n_outputs;
     const int64_t *sizes;
-    const float *const *weights;
+    const void *const *weights; /* float32, or bfloat16 (uint16) for l >= 1 with round_bf16 */
     const float *const *biases;
     const float *readout, *readout_bias, *time_weights;
     float *out;
     float decay, threshold, drop;
     int round_bf16;
-    int use_avx512; /* compact with compact_avx512 */
+    void (*rows)(struct EventJob *); /* the kernel for this CPU */
     Py_ssize_t row_start, row_end;
     int failed;
 } EventJob;
 
-#if defined(__GNUC__)
-/* GCC's vector extension, which each clone compiles to its widest registers:
- * gcc leaves the plain loops below scalar (sums kept in memory, byte outputs). */
-typedef float float16v __attribute__((vector_size(64), aligned(4), may_alias));
-typedef int32_t int16v __attribute__((vector_size(64)));
-typedef uint8_t byte16v __attribute__((vector_size(16), aligned(1), may_alias));
-#define HAVE_VECTORS 1
-#else
-#define HAVE_VECTORS 0
-#endif
-
 /* float32 rounded to the nearest bfloat16 (ties to even), kept as float32. */
-INLINE float round_to_bf16(float value)
+static inline float round_to_bf16(float value)
 {
     uint32_t bits;
     memcpy(&bits, &value, sizeof bits);
@@ -211,58 +207,13 @@ INLINE float round_to_bf16(float value)
     return value;
 }
 
-#if HAVE_VECTORS
-typedef uint32_t bits16v __attribute__((vector_size(64)));
-/* round_to_bf16 on sixteen lanes (a macro: a function returning a vector
- * would change the ABI between the clones). */
-#define ROUND16_TO_BF16(value) \
-    ((float16v)((((bits16v)(value)) + 0x7FFF + ((((bits16v)(value)) >> 16) & 1)) & 0xFFFF0000u))
-#endif
-
-/*
- * One step of n LIF neurons: leak, integrate, fire, reset; spikes (0 or 1) to
- * fired. With a bias, current is a product of spikes and weights: rounded to
- * bfloat16 first when round_bf16, then the bias is added. With pooled, the
- * spikes are also added to it with weight w (the readout's time average).
- */
-INLINE void lif_step(const float *restrict current, const float *restrict bias, int round_bf16,
-                     float *restrict v, uint8_t *restrict fired, float *restrict pooled, float w,
-                     Py_ssize_t n, float decay, float threshold, float drop)
-{
-    Py_ssize_t j = 0;
-#if HAVE_VECTORS
-    for (; j + 16 <= n; j += 16) {
-        float16v input = *(const float16v *)(current + j);
-        if (bias != NULL)
-            input = (round_bf16 ? ROUND16_TO_BF16(input) : input) + *(const float16v *)(bias + j);
-        float16v value = input + decay * *(float16v *)(v + j);
-        int16v spiked = (value > threshold) & 1; /* a comparison gives -1 or 0 */
-        float16v spike = __builtin_convertvector(spiked, float16v);
-        *(float16v *)(v + j) = value - spike * drop;
-        *(byte16v *)(fired + j) = __builtin_convertvector(spiked, byte16v);
-        if (pooled != NULL)
-            *(float16v *)(pooled + j) += w * spike;
-    }
-#endif
-    for (; j < n; j++) {
-        float input = current[j];
-        if (bias != NULL)
-            input = (round_bf16 ? round_to_bf16(input) : input) + bias[j];
-        float value = input + decay * v[j];
-        uint8_t spiked = value > threshold;
-        fired[j] = spiked;
-        v[j] = value - (float)spiked * drop;
-        if (pooled != NULL)
-            pooled[j] += w * (float)spiked;
-    }
-}
-
-/* The indices of the neurons that fired, to active; returns their count. Eight
- * spikes are read as one 64-bit word and only its set bytes are visited. */
-INLINE Py_ssize_t compact(const uint8_t *restrict fired, int32_t *restrict active, Py_ssize_t n)
+/* The indices of the neurons that fired (fired[j] is 0 or 1), to active;
+ * returns their count. Eight spikes are read as one 64-bit word and only its
+ * set bytes are visited, so the cost follows the spikes, not the neurons. */
+static inline Py_ssize_t compact(const uint8_t *restrict fired, int32_t *restrict active,
+                                 Py_ssize_t n)
 {
     Py_ssize_t count = 0, j = 0;
-#if defined(__GNUC__)
     for (; j + 8 <= n; j += 8) {
         uint64_t word;
         memcpy(&word, fired + j, sizeof word);
@@ -271,15 +222,13 @@ INLINE Py_ssize_t compact(const uint8_t *restrict fired, int32_t *restrict activ
             word &= word - 1; /* each byte is 0 or 1: this clears one spike */
         }
     }
-#endif
     for (; j < n; j++)
         if (fired[j]) active[count++] = (int32_t)j;
     return count;
 }
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#if defined(__x86_64__)
 #include <immintrin.h>
-#define HAVE_COMPACT_AVX512 1
 /* compact() with AVX-512: sixteen spikes become a mask and vpcompressd packs
  * the indices of its set lanes in a register, with no branch per spike. */
 __attribute__((target("avx512f"))) static Py_ssize_t compact_avx512(
@@ -300,183 +249,56 @@ __attribute__((target("avx512f"))) static Py_ssize_t compact_avx512(
         if (fired[j]) active[count++] = (int32_t)j;
     return count;
 }
-#else
-#define HAVE_COMPACT_AVX512 0
-#define compact_avx512 compact
-#endif
 
-/*
- * product[k] = sum over a < n_terms of scale[a] * weight[row[a], k], for k < n_out,
- * where row[a] = rows[a] (every row in order when rows is NULL) and scale[a] =
- * scales[a] (1 when scales is NULL): the spikes' product from the indices of
- * the neurons that fired, or a dense product. Inlined with NULL constants, the
- * branches on them are decided when compiling.
- */
-INLINE void row_sum(const float *restrict weight, const int32_t *restrict rows,
-                    const float *restrict scales, Py_ssize_t n_terms, float *restrict product,
-                    Py_ssize_t n_out)
+#define EK_NAME(name) name##_avx512
+#define EK_TARGET __attribute__((target("avx512f")))
+#define EK_LANES 16
+#define EK_BLOCK 16
+#define EK_COMPACT compact_avx512
+#include "_event_kernel.h"
+#undef EK_NAME
+#undef EK_TARGET
+#undef EK_LANES
+#undef EK_BLOCK
+#undef EK_COMPACT
+
+#define EK_NAME(name) name##_avx2
+#define EK_TARGET __attribute__((target("avx2,fma")))
+#define EK_LANES 8
+#define EK_BLOCK 8
+#define EK_COMPACT compact
+#include "_event_kernel.h"
+#undef EK_NAME
+#undef EK_TARGET
+#undef EK_LANES
+#undef EK_BLOCK
+#undef EK_COMPACT
+#endif /* __x86_64__ */
+
+#define EK_NAME(name) name##_portable
+#define EK_TARGET
+#define EK_LANES 4
+#define EK_BLOCK 8
+#define EK_COMPACT compact
+#include "_event_kernel.h"
+#undef EK_NAME
+#undef EK_TARGET
+#undef EK_LANES
+#undef EK_BLOCK
+#undef EK_COMPACT
+
+/* The kernel for this CPU: 0 the widest it has, 1 at most AVX2, 2 the portable one. */
+static void (*event_kernel(int widest_allowed))(EventJob *)
 {
-#define ROW(a) (weight + (rows != NULL ? (Py_ssize_t)rows[a] : (a)) * n_out)
-#define SCALE(a) (scales != NULL ? scales[a] : 1.0f)
-    Py_ssize_t k0 = 0;
-#if HAVE_VECTORS
-    /* Blocks of 16 vectors, then of 4, then single vectors; the rest one by one. */
-#define ROW_SUM_BLOCKS(VECTORS)                                                              \
-    for (; k0 + 16 * (VECTORS) <= n_out; k0 += 16 * (VECTORS)) {                            \
-        float16v sum[VECTORS];                                                               \
-        for (int i = 0; i < (VECTORS); i++) sum[i] = (float16v){0};                          \
-        for (Py_ssize_t a = 0; a < n_terms; a++) {                                           \
-            const float16v *row = (const float16v *)(ROW(a) + k0);                           \
-            if (scales != NULL)                                                              \
-                for (int i = 0; i < (VECTORS); i++) sum[i] += SCALE(a) * row[i];             \
-            else                                                                             \
-                for (int i = 0; i < (VECTORS); i++) sum[i] += row[i];                        \
-        }                                                                                    \
-        for (int i = 0; i < (VECTORS); i++) *(float16v *)(product + k0 + 16 * i) = sum[i];   \
-    }
-    ROW_SUM_BLOCKS(16)
-    ROW_SUM_BLOCKS(4)
-    ROW_SUM_BLOCKS(1)
-#undef ROW_SUM_BLOCKS
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (widest_allowed <= 0 && __builtin_cpu_supports("avx512f"))
+        return event_rows_avx512;
+    if (widest_allowed <= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return event_rows_avx2;
 #endif
-    for (Py_ssize_t k = k0; k < n_out; k++) product[k] = 0.0f;
-    for (Py_ssize_t a = 0; a < n_terms; a++) {
-        const float *restrict row = ROW(a);
-        for (Py_ssize_t k = k0; k < n_out; k++) product[k] += SCALE(a) * row[k];
-    }
-#undef ROW
-#undef SCALE
-}
-
-/*
- * The spikes' product for weights stored as bfloat16 (their uint16 bits), as
- * row_sum(weight, rows, NULL, ...) computes it: the same float32 additions in
- * the same order, from half the bytes (reading the weights from the L2 cache
- * is what limits the float32 sums). A 64-byte load holds 32 weights; its
- * 32-bit lanes shifted up by 16 bits are the even ones as float32, and masked
- * to their upper 16 bits the odd ones: two cheap operations, no conversion.
- * The even and odd sums are interleaved back once per block.
- */
-#if HAVE_VECTORS && defined(__has_builtin)
-#if __has_builtin(__builtin_shufflevector)
-#define HAVE_BF16_SPIKE_SUM 1
-#endif
-#endif
-#ifndef HAVE_BF16_SPIKE_SUM
-#define HAVE_BF16_SPIKE_SUM 0
-#endif
-
-#if HAVE_BF16_SPIKE_SUM
-typedef uint32_t pair16v __attribute__((vector_size(64), aligned(2), may_alias));
-
-INLINE void bf16_spike_sum(const uint16_t *restrict weight, const int32_t *restrict rows,
-                           Py_ssize_t n_terms, float *restrict product, Py_ssize_t n_out)
-{
-    Py_ssize_t k0 = 0;
-#define BF16_SUM_BLOCKS(BLOCKS)                                                              \
-    for (; k0 + 32 * (BLOCKS) <= n_out; k0 += 32 * (BLOCKS)) {                              \
-        float16v even[BLOCKS], odd[BLOCKS];                                                  \
-        for (int i = 0; i < (BLOCKS); i++) even[i] = odd[i] = (float16v){0};                 \
-        for (Py_ssize_t a = 0; a < n_terms; a++) {                                           \
-            const pair16v *row = (const pair16v *)(weight + (Py_ssize_t)rows[a] * n_out + k0); \
-            for (int i = 0; i < (BLOCKS); i++) {                                             \
-                even[i] += (float16v)(row[i] << 16);                                         \
-                odd[i] += (float16v)(row[i] & 0xFFFF0000u);                                  \
-            }                                                                                \
-        }                                                                                    \
-        for (int i = 0; i < (BLOCKS); i++) {                                                 \
-            *(float16v *)(product + k0 + 32 * i) = __builtin_shufflevector(                  \
-                even[i], odd[i], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);    \
-            *(float16v *)(product + k0 + 32 * i + 16) = __builtin_shufflevector(             \
-                even[i], odd[i], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31); \
-        }                                                                                    \
-    }
-    BF16_SUM_BLOCKS(8)
-    BF16_SUM_BLOCKS(2)
-    BF16_SUM_BLOCKS(1)
-#undef BF16_SUM_BLOCKS
-    for (Py_ssize_t k = k0; k < n_out; k++) product[k] = 0.0f;
-    for (Py_ssize_t a = 0; a < n_terms; a++) {
-        const uint16_t *row = weight + (Py_ssize_t)rows[a] * n_out;
-        for (Py_ssize_t k = k0; k < n_out; k++) {
-            uint32_t bits = (uint32_t)row[k] << 16;
-            float value;
-            memcpy(&value, &bits, sizeof value);
-            product[k] += value;
-        }
-    }
-}
-#endif
-
-/* sum_k a[k] b[k], in sixteen partial sums where vectors are to be had. */
-INLINE float dot(const float *restrict a, const float *restrict b, Py_ssize_t n)
-{
-    Py_ssize_t k = 0;
-    float total = 0.0f;
-#if HAVE_VECTORS
-    float16v partial = {0};
-    for (; k + 16 <= n; k += 16) partial += *(const float16v *)(a + k) * *(const float16v *)(b + k);
-    for (int i = 0; i < 16; i++) total += partial[i];
-#endif
-    for (; k < n; k++) total += a[k] * b[k];
-    return total;
-}
-
-VECTOR_CLONES static void event_rows(EventJob *job)
-{
-    const Py_ssize_t last = job->n_layers - 1, n_last = job->sizes[last];
-    Py_ssize_t total = 0, widest = 0;
-    for (Py_ssize_t l = 0; l <= last; l++) {
-        total += job->sizes[l];
-        widest = job->sizes[l] > widest ? job->sizes[l] : widest;
-    }
-    float *v = malloc((size_t)total * sizeof(float));
-    float *first = malloc((size_t)job->sizes[0] * sizeof(float));
-    float *product = malloc((size_t)widest * sizeof(float));
-    float *pooled = malloc((size_t)n_last * sizeof(float));
-    uint8_t *fired = malloc((size_t)widest);
-    int32_t *active = malloc((size_t)(widest + 16) * sizeof(int32_t));
-    if (!v || !first || !product || !pooled || !fired || !active) {
-        job->failed = 1;
-        goto done;
-    }
-    for (Py_ssize_t row = job->row_start; row < job->row_end; row++) {
-        /* The first layer's current, the same at every step. */
-        row_sum(job->weights[0], NULL, job->x + row * job->n_inputs, job->n_inputs, first,
-                job->sizes[0]);
-        for (Py_ssize_t k = 0; k < job->sizes[0]; k++) first[k] += job->biases[0][k];
-        for (Py_ssize_t j = 0; j < total; j++) v[j] = 0.0f;
-        for (Py_ssize_t k = 0; k < n_last; k++) pooled[k] = 0.0f;
-        for (Py_ssize_t t = 0; t < job->n_steps; t++) {
-            float *v_layer = v;
-            Py_ssize_t n_active = 0;
-            for (Py_ssize_t l = 0; l <= last; l++) {
-                const Py_ssize_t n = job->sizes[l];
-                const float *current = first, *bias = NULL;
-                if (l > 0) {
-#if HAVE_BF16_SPIKE_SUM
-                    if (job->round_bf16)
-                        bf16_spike_sum((const uint16_t *)job->weights[l], active, n_active, product, n);
-                    else
-#endif
-                        row_sum(job->weights[l], active, NULL, n_active, product, n);
-                    current = product, bias = job->biases[l];
-                }
-                lif_step(current, bias, job->round_bf16, v_layer, fired, l == last ? pooled : NULL,
-                         job->time_weights[t], n, job->decay, job->threshold, job->drop);
-                v_layer += n;
-                if (l < last)
-                    n_active = job->use_avx512 ? compact_avx512(fired, active, n)
-                                               : compact(fired, active, n);
-            }
-        }
-        /* The readout: its bias (times the weights' sum), then the pooled spikes' product. */
-        for (Py_ssize_t c = 0; c < job->n_outputs; c++)
-            job->out[row * job->n_outputs + c] =
-                dot(pooled, job->readout + c * n_last, n_last) + job->readout_bias[c];
-    }
-done:
-    free(v), free(first), free(product), free(pooled), free(fired), free(active);
+    (void)widest_allowed;
+    return event_rows_portable;
 }
 
 #define MAX_EVENT_THREADS 64
@@ -484,7 +306,7 @@ done:
 #if HAVE_PTHREADS
 static void *event_rows_thread(void *job)
 {
-    event_rows((EventJob *)job);
+    ((EventJob *)job)->rows((EventJob *)job);
     return NULL;
 }
 #endif
@@ -511,7 +333,7 @@ static int event_forward(const EventJob *shared, int n_threads)
     for (int i = 1; i < n_threads; i++)
         started[i] = pthread_create(&threads[i], NULL, event_rows_thread, &jobs[i]) == 0;
 #endif
-    event_rows(&jobs[0]);
+    jobs[0].rows(&jobs[0]);
     int failed = jobs[0].failed;
     for (int i = 1; i < n_threads; i++) {
 #if HAVE_PTHREADS
@@ -519,11 +341,12 @@ static int event_forward(const EventJob *shared, int n_threads)
             pthread_join(threads[i], NULL);
         else
 #endif
-            event_rows(&jobs[i]);
+            jobs[i].rows(&jobs[i]);
         failed |= jobs[i].failed;
     }
     return failed;
 }
+#endif /* HAVE_EVENT_KERNEL */
 
 /*
  * The backward pass in one reverse sweep: the surrogate derivative
@@ -693,25 +516,17 @@ static PyObject *lif_pooled(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-static int has_avx512(void)
-{
-#if HAVE_COMPACT_AVX512
-    return __builtin_cpu_supports("avx512f");
-#else
-    return 0;
-#endif
-}
-
+#if HAVE_EVENT_KERNEL
 static PyObject *lif_event_infer(PyObject *self, PyObject *args)
 {
     unsigned long long x, sizes, weights, biases, readout, readout_bias, time_weights, out;
     Py_ssize_t n_rows, n_inputs, n_steps, n_layers, n_outputs;
     double decay, threshold, drop;
-    int round_bf16, n_threads, allow_avx512 = 1;
-    if (!PyArg_ParseTuple(args, "KnnnnKKKKKnKKdddpi|p", &x, &n_rows, &n_inputs, &n_steps,
+    int round_bf16, n_threads, widest_allowed = 0;
+    if (!PyArg_ParseTuple(args, "KnnnnKKKKKnKKdddpi|i", &x, &n_rows, &n_inputs, &n_steps,
                           &n_layers, &sizes, &weights, &biases, &readout, &readout_bias,
                           &n_outputs, &time_weights, &out, &decay, &threshold, &drop, &round_bf16,
-                          &n_threads, &allow_avx512))
+                          &n_threads, &widest_allowed))
         return NULL;
     if (n_layers < 1) {
         PyErr_SetString(PyExc_ValueError, "lif_event_infer needs at least one hidden layer");
@@ -721,14 +536,14 @@ static PyObject *lif_event_infer(PyObject *self, PyObject *args)
         .x = (const float *)(uintptr_t)x, .n_rows = n_rows, .n_inputs = n_inputs,
         .n_steps = n_steps, .n_layers = n_layers, .n_outputs = n_outputs,
         .sizes = (const int64_t *)(uintptr_t)sizes,
-        .weights = (const float *const *)(uintptr_t)weights,
+        .weights = (const void *const *)(uintptr_t)weights,
         .biases = (const float *const *)(uintptr_t)biases,
         .readout = (const float *)(uintptr_t)readout,
         .readout_bias = (const float *)(uintptr_t)readout_bias,
         .time_weights = (const float *)(uintptr_t)time_weights,
         .out = (float *)(uintptr_t)out,
         .decay = (float)decay, .threshold = (float)threshold, .drop = (float)drop,
-        .round_bf16 = round_bf16, .use_avx512 = allow_avx512 && has_avx512(),
+        .round_bf16 = round_bf16, .rows = event_kernel(widest_allowed),
     };
     int failed;
     Py_BEGIN_ALLOW_THREADS
@@ -738,6 +553,7 @@ static PyObject *lif_event_infer(PyObject *self, PyObject *args)
         return PyErr_NoMemory();
     Py_RETURN_NONE;
 }
+#endif
 
 static PyObject *lif_backward(PyObject *self, PyObject *args)
 {
@@ -762,11 +578,13 @@ static PyObject *lif_backward(PyObject *self, PyObject *args)
 }
 
 static PyMethodDef methods[] = {
+#if HAVE_EVENT_KERNEL
     {"lif_event_infer", lif_event_infer, METH_VARARGS,
      "lif_event_infer(x, n_rows, n_inputs, n_steps, n_layers, sizes, weights, biases, readout, "
      "readout_bias, n_outputs, time_weights, out, decay, threshold, drop, round_bf16, "
-     "n_threads, allow_avx512=True): event-driven inference of whole rows, to the "
-     "time-averaged readout."},
+     "n_threads, widest_allowed=0): event-driven inference of whole rows, to the "
+     "time-averaged readout; widest_allowed 1 stops at AVX2, 2 runs the portable kernel."},
+#endif
     {"lif_backward", lif_backward, METH_VARARGS,
      "lif_backward(membrane, grad_spikes, grad, carry, n_steps, n, decay, threshold, code, "
      "slope, summed, is_double, reset_grad): the LIF backward sweep on raw pointers."},
@@ -787,14 +605,4 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_cscan", NULL, -1, methods};
 
-PyMODINIT_FUNC PyInit__cscan(void)
-{
-    PyObject *created = PyModule_Create(&module);
-    /* Whether lif_event_infer reads the weights of layers 1 and up as bfloat16
-     * when round_bf16 is set (else as float32 holding bfloat16 values). */
-    if (created != NULL && PyModule_AddIntConstant(created, "EVENT_BF16_WEIGHTS", HAVE_BF16_SPIKE_SUM) < 0) {
-        Py_DECREF(created);
-        return NULL;
-    }
-    return created;
-}
+PyMODINIT_FUNC PyInit__cscan(void) { return PyModule_Create(&module); }

@@ -26,15 +26,18 @@ bring in from the cache, which is what limits the sums.
 
 import torch
 
-try:  # built from _cscan.c; without it the dense path runs
-    from ._cscan import EVENT_BF16_WEIGHTS, lif_event_infer
-except ImportError:  # pragma: no cover - a build without a C compiler
-    EVENT_BF16_WEIGHTS, lif_event_infer = 0, None
+try:  # built from _cscan.c; without it (no compiler, or no GCC 12 / clang) the dense path runs
+    from ._cscan import lif_event_infer
+except ImportError:  # pragma: no cover - a build without the kernel
+    lif_event_infer = None
 
 __all__ = ["event_driven_pays", "event_forward", "event_inference_applies"]
 
 USE_EVENT_INFERENCE = True  # tests switch it off to compare with the dense path
-USE_AVX512 = True  # tests switch it off to run the portable spike compaction
+# The widest kernel allowed: "auto" (the CPU's widest), "avx2" or "portable";
+# tests run the narrower ones on a CPU that has the wider.
+KERNEL = "auto"
+_KERNEL_CODES = {"auto": 0, "avx2": 1, "portable": 2}
 # Fewer rows than this per thread cost more to start a thread for than they save.
 MIN_ROWS_PER_THREAD = 32
 # The firing rate of the layers feeding spike-fed layers at which the
@@ -126,8 +129,7 @@ def event_forward(hidden, output, x, time_weights, *, decay, threshold, drop, sp
         weight = layer.weight.detach()
         if round_weights:
             weight = weight.to(torch.bfloat16)
-            if EVENT_BF16_WEIGHTS:  # read as bfloat16: half the bytes
-                return weight.t().contiguous()
+            return weight.t().contiguous()  # read as bfloat16: half the bytes
         return weight.to(torch.float32).t().contiguous()
 
     # weights[0] multiplies a current and stays float32, as in the dense path.
@@ -149,6 +151,6 @@ def event_forward(hidden, output, x, time_weights, *, decay, threshold, drop, sp
         x.data_ptr(), n_rows, n_inputs, len(time_weights), len(hidden), sizes.data_ptr(),
         weight_pointers.data_ptr(), bias_pointers.data_ptr(), readout.data_ptr(), readout_bias.data_ptr(),
         output.out_features, time_weights.data_ptr(), out.data_ptr(),
-        float(decay), float(threshold), float(drop), low, n_threads, USE_AVX512,
+        float(decay), float(threshold), float(drop), low, n_threads, _KERNEL_CODES[KERNEL],
     )
     return out

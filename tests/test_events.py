@@ -71,12 +71,12 @@ def event_calls(monkeypatch):
 @pytest.mark.parametrize("hidden", [(8,), (20, 17), (100, 17), (300, 40, 9)])
 @pytest.mark.parametrize("precision", [None, torch.bfloat16])
 @pytest.mark.parametrize("refractory_penalty", [0.0, 0.25])
-@pytest.mark.parametrize("avx512", [True, False])
-def test_event_driven_inference_equals_the_dense_path(hidden, precision, refractory_penalty, avx512, event_calls,
+@pytest.mark.parametrize("kernel", ["auto", "avx2", "portable"])
+def test_event_driven_inference_equals_the_dense_path(hidden, precision, refractory_penalty, kernel, event_calls,
                                                       monkeypatch):
-    """Widths below, at and past the kernel's blocks of 16, 64 and 256 outputs; float32 and bfloat16;
-    the AVX-512 spike compaction (where the CPU has it) and the portable one."""
-    monkeypatch.setattr(_events, "USE_AVX512", avx512)
+    """Widths below, at and past the kernels' blocks of outputs; float32 and bfloat16; the
+    kernel for the CPU's widest vectors, the AVX2 one (where the CPU has AVX2) and the portable one."""
+    monkeypatch.setattr(_events, "KERNEL", kernel)
     net = dyadic_network(hidden, precision, refractory_penalty)
     torch.testing.assert_close(*event_and_dense(net, dyadic_rows(70)))
     assert len(event_calls) == 1
