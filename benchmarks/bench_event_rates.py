@@ -8,7 +8,7 @@ the spikes. This script measures where the two meet: a 50-256-256-5 network
 the firing rate, timed on 10,000 rows of uniform inputs, the event-driven pass
 against the dense path with bfloat16 spike matmuls (``precision='auto'`` on a
 CPU with native bfloat16) and with float32 ones. Times are the fastest of 3
-calls in each of 3 fresh processes per bias shift (on this shared machine
+calls in each of 3 fresh processes per bias shift (``--processes``; on this shared machine
 torch's threads now and then run a whole process at about two thirds of their
 speed; the event-driven pass, on threads of its own, is not affected), the
 dense path in its fixed chunks of rows with the allocator setting of
@@ -16,7 +16,8 @@ dense path in its fixed chunks of rows with the allocator setting of
 
 Usage::
 
-    python benchmarks/bench_event_rates.py
+    python benchmarks/bench_event_rates.py                 # 3 processes per bias shift
+    python benchmarks/bench_event_rates.py --processes 5   # the table in the results
 
 The table goes to stdout and to ``benchmarks/results/event_rates.rst``.
 ``pynmsnn._events.BFLOAT16_BREAK_EVEN_RATE`` is read off it.
@@ -107,7 +108,7 @@ def run(processes=3):
     return rows, rows[0]["threads"]
 
 
-def format_table(rows, threads):
+def format_table(rows, threads, processes=3):
     """The measurements as an RST table with the command and machine."""
     labels = [key for key in rows[0] if key.startswith(("event", "dense"))]
     header = ["bias shift", "hidden 1 rate", "hidden 2 rate", *[f"{label} (ms)" for label in labels]]
@@ -124,7 +125,7 @@ def format_table(rows, threads):
     intro = (
         f"Predict of {N_ROWS:,} rows through 50-256-256-5 (n_steps 25), {threads} torch threads, "
         "by ``python benchmarks/bench_event_rates.py``; event-driven against the dense path "
-        "(bfloat16 or float32 spike matmuls), fastest of 3 calls in each of 3 fresh processes."
+        f"(bfloat16 or float32 spike matmuls), fastest of 3 calls in each of {processes} fresh processes."
     )
     return intro + "\n\n" + "\n".join(lines) + "\n"
 
@@ -139,7 +140,7 @@ def main(argv=None):
         print(json.dumps(measure_shift(args.worker)))
         return None
     rows, threads = run(args.processes)
-    text = format_table(rows, threads)
+    text = format_table(rows, threads, args.processes)
     print(text)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text)
