@@ -13,15 +13,17 @@ milliseconds after each parallel operation and would compete for the cores.
 It runs where only the output is wanted (no autograd graph, no firing rates,
 the membrane readout) and the input is a constant current (every encoder but
 'latency' at inference), on CPU float32 tensors. Its work follows the number
-of spikes: against the dense path's bfloat16 matmuls it pays up to about 32%
-of the neurons firing (:func:`event_driven_pays`), and the estimators
-choose with the firing rates measured at the end of fit. Each row is computed on its
-own in a fixed order, so its output does not depend on the other rows, their
-number, or the number of threads. The numbers are those of the dense path but
-for the order in which float32 sums are added; with ``spike_matmul_dtype``
-bfloat16 the weights and each product are rounded to bfloat16 as the dense
-path's bfloat16 matmul rounds them, and read as bfloat16: half the bytes to
-bring in from the cache, which is what limits the sums.
+of spikes: against the dense path's bfloat16 matmuls it pays up to about a
+third of the neurons firing (:func:`event_driven_pays`), and the estimators
+choose with the firing rates measured at the end of fit.
+
+Each row is computed on its own in a fixed order, so its output does not
+depend on the other rows, their number, or the number of threads. The numbers
+are those of the dense path but for the order in which float32 sums are added;
+with ``spike_matmul_dtype`` bfloat16 the weights and each product are rounded
+to bfloat16 as the dense path's bfloat16 matmul rounds them, and the weights
+are read as bfloat16: half the bytes to bring in from the cache, which is what
+limits the sums.
 """
 
 import torch

@@ -421,10 +421,12 @@ class SpikingNetwork(nn.Module):
             current.requires_grad or any(p.requires_grad for p in self.parameters())
         )
         return (
-            # A module pickled before ``event_driven`` existed runs event-driven.
-            getattr(self, "event_driven", True) and len(self.hidden) > 0 and self.readout == "membrane"
+            getattr(self, "event_driven", True)  # a module pickled before the attribute existed
+            and len(self.hidden) > 0
+            and self.readout == "membrane"
             and rates is None
-            and not needs_grad and event_inference_applies(current, self.spike_matmul_dtype)
+            and not needs_grad
+            and event_inference_applies(current, self.spike_matmul_dtype)
         )
 
     def _event_forward(self, current):
