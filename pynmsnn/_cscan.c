@@ -161,6 +161,10 @@ VECTOR_CLONES static void infer_scan(const float *restrict current_f32, Py_ssize
  *               pooled = sum_t time_weights[t] s_last[t], the time-averaged
  *               membrane of the leaky readout (pynmsnn/network.py)
  *
+ * With spike_readout the readout is one more LIF layer fed by the last hidden
+ * layer's spikes (readout transposed, (n_last, n_outputs), float32, and
+ * readout_bias its plain bias), and out counts its spikes over the steps.
+ *
  * With round_bf16 each product of layers 1 and up is rounded to bfloat16
  * before the bias is added, as the bfloat16 matmul of the dense path gives
  * it; the first layer, whose input is a current, stays float32. The numbers
@@ -190,7 +194,7 @@ typedef struct EventJob {
     const float *readout, *readout_bias, *time_weights;
     float *out;
     float decay, threshold, drop;
-    int round_bf16;
+    int round_bf16, spike_readout;
     void (*rows)(struct EventJob *); /* the kernel for this CPU */
     Py_ssize_t row_start, row_end;
     int failed;
@@ -522,11 +526,11 @@ static PyObject *lif_event_infer(PyObject *self, PyObject *args)
     unsigned long long x, sizes, weights, biases, readout, readout_bias, time_weights, out;
     Py_ssize_t n_rows, n_inputs, n_steps, n_layers, n_outputs;
     double decay, threshold, drop;
-    int round_bf16, n_threads, widest_allowed = 0;
-    if (!PyArg_ParseTuple(args, "KnnnnKKKKKnKKdddpi|i", &x, &n_rows, &n_inputs, &n_steps,
+    int round_bf16, spike_readout, n_threads, widest_allowed = 0;
+    if (!PyArg_ParseTuple(args, "KnnnnKKKKKnKKdddppi|i", &x, &n_rows, &n_inputs, &n_steps,
                           &n_layers, &sizes, &weights, &biases, &readout, &readout_bias,
                           &n_outputs, &time_weights, &out, &decay, &threshold, &drop, &round_bf16,
-                          &n_threads, &widest_allowed))
+                          &spike_readout, &n_threads, &widest_allowed))
         return NULL;
     if (n_layers < 1) {
         PyErr_SetString(PyExc_ValueError, "lif_event_infer needs at least one hidden layer");
@@ -543,7 +547,8 @@ static PyObject *lif_event_infer(PyObject *self, PyObject *args)
         .time_weights = (const float *)(uintptr_t)time_weights,
         .out = (float *)(uintptr_t)out,
         .decay = (float)decay, .threshold = (float)threshold, .drop = (float)drop,
-        .round_bf16 = round_bf16, .rows = event_kernel(widest_allowed),
+        .round_bf16 = round_bf16, .spike_readout = spike_readout,
+        .rows = event_kernel(widest_allowed),
     };
     int failed;
     Py_BEGIN_ALLOW_THREADS
@@ -582,8 +587,9 @@ static PyMethodDef methods[] = {
     {"lif_event_infer", lif_event_infer, METH_VARARGS,
      "lif_event_infer(x, n_rows, n_inputs, n_steps, n_layers, sizes, weights, biases, readout, "
      "readout_bias, n_outputs, time_weights, out, decay, threshold, drop, round_bf16, "
-     "n_threads, widest_allowed=0): event-driven inference of whole rows, to the "
-     "time-averaged readout; widest_allowed 1 stops at AVX2, 2 runs the portable kernel."},
+     "spike_readout, n_threads, widest_allowed=0): event-driven inference of whole rows, to "
+     "the time-averaged readout or the readout's spike counts; widest_allowed 1 stops at AVX2, "
+     "2 runs the portable kernel."},
 #endif
     {"lif_backward", lif_backward, METH_VARARGS,
      "lif_backward(membrane, grad_spikes, grad, carry, n_steps, n, decay, threshold, code, "

@@ -180,8 +180,9 @@ EK_TARGET static inline __attribute__((always_inline)) float EK_NAME(dot)(
 /* The rows row_start to row_end of job, one row at a time (see _cscan.c). */
 EK_TARGET static void EK_NAME(event_rows)(EventJob *job)
 {
-    const Py_ssize_t last = job->n_layers - 1, n_last = job->sizes[last];
-    Py_ssize_t total = 0, widest = 0;
+    const Py_ssize_t last = job->n_layers - 1, n_last = job->sizes[last], n_outputs = job->n_outputs;
+    /* A spiking readout is one more layer: its neurons' membranes follow the hidden ones'. */
+    Py_ssize_t total = job->spike_readout ? n_outputs : 0, widest = n_outputs;
     for (Py_ssize_t l = 0; l <= last; l++) {
         total += job->sizes[l];
         widest = job->sizes[l] > widest ? job->sizes[l] : widest;
@@ -203,6 +204,8 @@ EK_TARGET static void EK_NAME(event_rows)(EventJob *job)
         for (Py_ssize_t k = 0; k < job->sizes[0]; k++) first[k] += job->biases[0][k];
         for (Py_ssize_t j = 0; j < total; j++) v[j] = 0.0f;
         for (Py_ssize_t k = 0; k < n_last; k++) pooled[k] = 0.0f;
+        float *out = job->out + row * n_outputs;
+        for (Py_ssize_t c = 0; c < n_outputs; c++) out[c] = 0.0f;
         for (Py_ssize_t t = 0; t < job->n_steps; t++) {
             float *v_layer = v;
             Py_ssize_t n_active = 0;
@@ -217,18 +220,24 @@ EK_TARGET static void EK_NAME(event_rows)(EventJob *job)
                         EK_NAME(row_sum)(job->weights[l], active, NULL, n_active, product, n);
                     current = product, bias = job->biases[l];
                 }
+                const int pools = l == last && !job->spike_readout;
                 EK_NAME(lif_step)(current, bias, job->round_bf16, v_layer, fired,
-                                  l == last ? pooled : NULL, job->time_weights[t], n, job->decay,
+                                  pools ? pooled : NULL, job->time_weights[t], n, job->decay,
                                   job->threshold, job->drop);
                 v_layer += n;
-                if (l < last)
+                if (!pools)
                     n_active = EK_COMPACT(fired, active, n);
             }
+            if (job->spike_readout) { /* the readout fires too: out counts its spikes */
+                EK_NAME(row_sum)(job->readout, active, NULL, n_active, product, n_outputs);
+                EK_NAME(lif_step)(product, job->readout_bias, 0, v_layer, fired, out, 1.0f,
+                                  n_outputs, job->decay, job->threshold, job->drop);
+            }
         }
-        /* The readout: its bias (times the weights' sum), then the pooled spikes' product. */
-        for (Py_ssize_t c = 0; c < job->n_outputs; c++)
-            job->out[row * job->n_outputs + c] =
-                EK_NAME(dot)(pooled, job->readout + c * n_last, n_last) + job->readout_bias[c];
+        /* The membrane readout: its bias (times the weights' sum), then the pooled spikes' product. */
+        if (!job->spike_readout)
+            for (Py_ssize_t c = 0; c < n_outputs; c++)
+                out[c] = EK_NAME(dot)(pooled, job->readout + c * n_last, n_last) + job->readout_bias[c];
     }
 done:
     free(v), free(first), free(product), free(pooled), free(fired), free(active);

@@ -10,8 +10,8 @@ current and the leaky readout are computed in the same pass, so no torch
 operation runs between the layers: torch's idle worker threads spin for
 milliseconds after each parallel operation and would compete for the cores.
 
-It runs where only the output is wanted (no autograd graph, no firing rates,
-the membrane readout) and the input is a constant current (every encoder but
+It runs where only the output is wanted (no autograd graph, no firing rates)
+and the input is a constant current (every encoder but
 'latency' at inference), on CPU float32 tensors. Its work follows the number
 of spikes: against the dense path's bfloat16 matmuls it pays up to about a
 third of the neurons firing (:func:`event_driven_pays`), and the estimators
@@ -100,8 +100,14 @@ def event_driven_pays(widths, rates, spike_matmul_dtype):
     return rate <= BFLOAT16_BREAK_EVEN_RATE
 
 
-def event_forward(hidden, output, x, time_weights, *, decay, threshold, drop, spike_matmul_dtype, n_threads=None):
-    """The time-averaged readout for rows ``x`` of constant current, event-driven.
+def event_forward(
+    hidden, output, x, time_weights, *, decay, threshold, drop, spike_matmul_dtype, spike_readout=False,
+    n_threads=None,
+):
+    """The network's output for rows ``x`` of constant current, event-driven.
+
+    The time-averaged membrane of the leaky readout, or with ``spike_readout``
+    the number of spikes of a readout that fires and resets like a hidden layer.
 
     Parameters
     ----------
@@ -118,6 +124,8 @@ def event_forward(hidden, output, x, time_weights, *, decay, threshold, drop, sp
         LIF leak factor, threshold, and what a spike takes off the membrane.
     spike_matmul_dtype : torch.dtype or None
         bfloat16 to round as the dense path's bfloat16 matmuls do.
+    spike_readout : bool, default=False
+        Count the readout's spikes (``readout='spikes'``); its weights stay float32.
     n_threads : int, default=None
         Threads to split the rows over; None uses ``torch.get_num_threads()``.
 
@@ -137,9 +145,13 @@ def event_forward(hidden, output, x, time_weights, *, decay, threshold, drop, sp
     # weights[0] multiplies a current and stays float32, as in the dense path.
     weights = [transposed(layer, low and i > 0) for i, layer in enumerate(hidden)]
     biases = [layer.bias.detach().to(torch.float32).contiguous() for layer in hidden]
-    readout = output.weight.detach().to(torch.float32).contiguous()
     time_weights = time_weights.to(torch.float32).contiguous()
-    readout_bias = (output.bias.detach().to(torch.float32) * time_weights.sum()).contiguous()
+    if spike_readout:  # one more spike-fed layer, in float32 as the dense path's readout
+        readout = transposed(output, False)
+        readout_bias = output.bias.detach().to(torch.float32).contiguous()
+    else:  # a dot product of the pooled spikes with each readout neuron's weights
+        readout = output.weight.detach().to(torch.float32).contiguous()
+        readout_bias = (output.bias.detach().to(torch.float32) * time_weights.sum()).contiguous()
     sizes = torch.tensor([layer.out_features for layer in hidden], dtype=torch.int64)
     weight_pointers = torch.tensor([w.data_ptr() for w in weights], dtype=torch.int64)
     bias_pointers = torch.tensor([b.data_ptr() for b in biases], dtype=torch.int64)
@@ -153,6 +165,6 @@ def event_forward(hidden, output, x, time_weights, *, decay, threshold, drop, sp
         x.data_ptr(), n_rows, n_inputs, len(time_weights), len(hidden), sizes.data_ptr(),
         weight_pointers.data_ptr(), bias_pointers.data_ptr(), readout.data_ptr(), readout_bias.data_ptr(),
         output.out_features, time_weights.data_ptr(), out.data_ptr(),
-        float(decay), float(threshold), float(drop), low, n_threads, _KERNEL_CODES[KERNEL],
+        float(decay), float(threshold), float(drop), low, spike_readout, n_threads, _KERNEL_CODES[KERNEL],
     )
     return out

@@ -14,8 +14,7 @@ hidden layer.
 * the readout's time average is linear, so spikes are averaged over time with
   the readout's leak weights first, then multiplied once by the readout matrix.
 
-At inference on a CPU (no autograd, membrane readout, a constant-current
-input) the forward pass runs event-driven instead, a row at a time in C: a
+At inference on a CPU (no autograd, a constant-current input) the forward pass runs event-driven instead, a row at a time in C: a
 layer fed by spikes sums only the weights of the neurons that fired
 (:mod:`pynmsnn._events`).
 
@@ -415,7 +414,7 @@ class SpikingNetwork(nn.Module):
         """Whether inference can run a row at a time in C (:mod:`pynmsnn._events`).
 
         ``event_driven`` is on, only the output is wanted, the input is a
-        constant current on a CPU, and there is a hidden layer.
+        constant current on a CPU, and there is a hidden layer (either readout).
         """
         needs_grad = torch.is_grad_enabled() and (
             current.requires_grad or any(p.requires_grad for p in self.parameters())
@@ -423,7 +422,6 @@ class SpikingNetwork(nn.Module):
         return (
             getattr(self, "event_driven", True)  # a module pickled before the attribute existed
             and len(self.hidden) > 0
-            and self.readout == "membrane"
             and rates is None
             and not needs_grad
             and event_inference_applies(current, self.spike_matmul_dtype)
@@ -434,7 +432,7 @@ class SpikingNetwork(nn.Module):
         return event_forward(
             self.hidden, self.output, current, readout_weights(self.n_steps, self.decay),
             decay=self.decay, threshold=self.threshold, drop=self.threshold + self.refractory_penalty,
-            spike_matmul_dtype=self.spike_matmul_dtype,
+            spike_matmul_dtype=self.spike_matmul_dtype, spike_readout=self.readout == "spikes",
         )
 
     def _pools_in_scan(self, layer_index, current, rates):

@@ -72,21 +72,29 @@ def event_calls(monkeypatch):
 @pytest.mark.parametrize("precision", [None, torch.bfloat16])
 @pytest.mark.parametrize("refractory_penalty", [0.0, 0.25])
 @pytest.mark.parametrize("kernel", ["auto", "avx2", "portable"])
-def test_event_driven_inference_equals_the_dense_path(hidden, precision, refractory_penalty, kernel, event_calls,
-                                                      monkeypatch):
+@pytest.mark.parametrize("readout", ["membrane", "spikes"])
+def test_event_driven_inference_equals_the_dense_path(hidden, precision, refractory_penalty, kernel, readout,
+                                                      event_calls, monkeypatch):
     """Widths below, at and past the kernels' blocks of outputs; float32 and bfloat16; the
-    kernel for the CPU's widest vectors, the AVX2 one (where the CPU has AVX2) and the portable one."""
+    kernel for the CPU's widest vectors, the AVX2 one (where the CPU has AVX2) and the portable
+    one; the membrane readout and the spike-count one."""
     monkeypatch.setattr(_events, "KERNEL", kernel)
     net = dyadic_network(hidden, precision, refractory_penalty)
+    net.readout = readout
     torch.testing.assert_close(*event_and_dense(net, dyadic_rows(70)))
     assert len(event_calls) == 1
 
 
 @pytest.mark.parametrize("hidden", [(20, 17), (100, 17), (300, 40, 9)])
 def test_hidden_layers_fire_in_the_comparison(hidden):
-    """Guard for the test above: every hidden layer of its networks fires, and not always."""
-    record = dyadic_network(hidden).forward_reference(dyadic_rows(70), record=True)
+    """Guard for the test above: every hidden layer of its networks fires, and not always;
+    a spiking readout fires too."""
+    net = dyadic_network(hidden)
+    record = net.forward_reference(dyadic_rows(70), record=True)
     assert all(0.02 < rate < 0.9 for rate in record.firing_rates.values())
+    net.readout = "spikes"
+    counts = net.forward_reference(dyadic_rows(70)).detach()
+    assert 0 < counts.mean() < net.n_steps
 
 
 def test_event_driven_inference_equals_the_step_by_step_reference(event_calls):
@@ -126,16 +134,14 @@ def test_a_rows_output_depends_on_nothing_else(precision):
 
 
 def test_where_the_dense_path_runs_instead(event_calls):
-    """Training, firing rates, the spike-count readout, the latency encoder and float64 are left to the dense path."""
+    """Training, firing rates, the latency encoder and float64 are left to the dense path."""
     net = dyadic_network((20, 17))
     x = dyadic_rows(20)
     net(x)  # autograd on: training
     net.forward_with_rates(x)
     with torch.inference_mode():
         dyadic_network((20, 17)).double()(x.double())
-        net.readout = "spikes"
-        net(x)
-        net.readout, net.encoder = "membrane", "latency"
+        net.encoder = "latency"
         net(x)
     assert event_calls == []
 
