@@ -259,24 +259,14 @@ __attribute__((target("avx512f"))) static Py_ssize_t compact_avx512(
 #define EK_LANES 16
 #define EK_BLOCK 16
 #define EK_COMPACT compact_avx512
-#include "_event_kernel.h"
-#undef EK_NAME
-#undef EK_TARGET
-#undef EK_LANES
-#undef EK_BLOCK
-#undef EK_COMPACT
+#include "_event_kernel.h" /* it #undefs the EK_ parameters */
 
 #define EK_NAME(name) name##_avx2
 #define EK_TARGET __attribute__((target("avx2,fma")))
 #define EK_LANES 8
 #define EK_BLOCK 8
 #define EK_COMPACT compact
-#include "_event_kernel.h"
-#undef EK_NAME
-#undef EK_TARGET
-#undef EK_LANES
-#undef EK_BLOCK
-#undef EK_COMPACT
+#include "_event_kernel.h" /* it #undefs the EK_ parameters */
 #endif /* __x86_64__ */
 
 #define EK_NAME(name) name##_portable
@@ -284,12 +274,7 @@ __attribute__((target("avx512f"))) static Py_ssize_t compact_avx512(
 #define EK_LANES 4
 #define EK_BLOCK 8
 #define EK_COMPACT compact
-#include "_event_kernel.h"
-#undef EK_NAME
-#undef EK_TARGET
-#undef EK_LANES
-#undef EK_BLOCK
-#undef EK_COMPACT
+#include "_event_kernel.h" /* it #undefs the EK_ parameters */
 
 /* The kernel for this CPU: 0 the widest it has, 1 at most AVX2, 2 the portable one. */
 static void (*event_kernel(int widest_allowed))(EventJob *)

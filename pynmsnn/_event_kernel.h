@@ -8,6 +8,8 @@
  *   EK_BLOCK           vectors of sums held in registers by the widest block
  *   EK_COMPACT         the function that lists the neurons that fired
  *
+ * and undefines them at its end.
+ *
  * Vectors are GCC's vector extension sized to the instruction set, so that
  * each copy keeps its sums in registers (generic 64-byte vectors compiled for
  * AVX2 go through the stack and run several times slower).
@@ -248,3 +250,9 @@ done:
 #undef intv
 #undef wordv
 #undef bytev
+/* The parameters, so that the next copy defines its own. */
+#undef EK_NAME
+#undef EK_TARGET
+#undef EK_LANES
+#undef EK_BLOCK
+#undef EK_COMPACT
