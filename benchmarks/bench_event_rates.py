@@ -25,17 +25,21 @@ The table goes to stdout and to ``benchmarks/results/event_rates.rst``.
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from bench_engine import RESULT_MARKER, rst_table, worker_result  # noqa: E402
+
 BIAS_SHIFTS = (-0.5, -0.05, 0.0, 0.05, 0.1, 0.2, 0.4, 1.0)
 N_ROWS = 10_000
 
 
 def _best_seconds(call, repeats=3):
+    """Fastest wall time of ``repeats`` calls of ``call()``, in seconds."""
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
@@ -98,8 +102,7 @@ def run(processes=3):
         runs = []
         for _ in range(processes):
             command = [sys.executable, str(Path(__file__).resolve()), "--worker", str(shift)]
-            output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-            runs.append(json.loads(output.strip().splitlines()[-1]))
+            runs.append(worker_result(command, f"bias shift {shift:+.2f}"))
         row = dict(runs[0])
         for key in row:
             if key.startswith(("event", "dense")):
@@ -117,17 +120,12 @@ def format_table(rows, threads, processes=3):
          *[f"{row[label] * 1e3:.1f}" for label in labels]]
         for row in rows
     ]
-    widths = [max(len(cell) for cell in column) for column in zip(header, *body)]
-    rule = "  ".join("=" * width for width in widths)
-    lines = [rule, "  ".join(cell.ljust(width) for cell, width in zip(header, widths)), rule]
-    lines += ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)) for line in body]
-    lines.append(rule)
     intro = (
         f"Predict of {N_ROWS:,} rows through 50-256-256-5 (n_steps 25), {threads} torch threads, "
         "by ``python benchmarks/bench_event_rates.py``; event-driven against the dense path "
         f"(bfloat16 or float32 spike matmuls), fastest of 3 calls in each of {processes} fresh processes."
     )
-    return intro + "\n\n" + "\n".join(lines) + "\n"
+    return intro + "\n\n" + rst_table(header, body) + "\n"
 
 
 def main(argv=None):
@@ -136,8 +134,8 @@ def main(argv=None):
     parser.add_argument("--processes", type=int, default=3, help="fresh processes per bias shift")
     parser.add_argument("--worker", type=float, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.worker is not None:  # one bias shift, as JSON on the last line
-        print(json.dumps(measure_shift(args.worker)))
+    if args.worker is not None:  # one bias shift, for worker_result
+        print(RESULT_MARKER + json.dumps(measure_shift(args.worker)))
         return None
     rows, threads = run(args.processes)
     text = format_table(rows, threads, args.processes)

@@ -184,15 +184,6 @@ PREDICT_EPOCHS = 10
 PREDICT_ROWS = 10_000
 
 
-def _median_seconds(call, repeats):
-    times = []
-    for _ in range(max(1, repeats)):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def profile_predict(repeats=3, threads=None):
     """Time predict on 10,000 rows of the second benchmark configuration.
 
@@ -206,6 +197,7 @@ def profile_predict(repeats=3, threads=None):
     """
     import numpy as np
     import torch
+    from bench_engine import median_time
     from sklearn.exceptions import ConvergenceWarning
 
     from pynmsnn import _events
@@ -223,13 +215,13 @@ def profile_predict(repeats=3, threads=None):
     result = {
         "config": f"{PREDICT_ROWS:,} rows of digits 64-256-256-10 trained {PREDICT_EPOCHS} epochs",
         "torch_threads": torch.get_num_threads(),
-        "scaling_s": _median_seconds(lambda: estimator._prepare_X_fitted(rows), repeats),
-        "event_s": _median_seconds(lambda: estimator._forward_scaled(scaled), repeats),
+        "scaling_s": median_time(lambda: estimator._prepare_X_fitted(rows), max(1, repeats)),
+        "event_s": median_time(lambda: estimator._forward_scaled(scaled), max(1, repeats)),
         "firing_rates": list(estimator.simulate(X[:300]).firing_rates.values()),
     }
     _events.USE_EVENT_INFERENCE = False
     try:
-        result["dense_s"] = _median_seconds(lambda: estimator._forward_scaled(scaled), repeats)
+        result["dense_s"] = median_time(lambda: estimator._forward_scaled(scaled), max(1, repeats))
     finally:
         _events.USE_EVENT_INFERENCE = True
     return result

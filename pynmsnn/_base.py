@@ -332,7 +332,7 @@ class BaseSNN(BaseEstimator):
         # A model that has finished an epoch has a state to roll back to.
         good_state = self._snapshot() if self.n_iter_ else None
         epochs = self._progress(range(n_epochs))
-        self._set_precision()
+        self._set_compute_path()
         self.module_.train()
         for _ in epochs:
             try:
@@ -493,7 +493,7 @@ class BaseSNN(BaseEstimator):
         self.module_.eval()
         n_rows = inputs.shape[0]
         outputs = np.empty((n_rows, self.module_.output.out_features))
-        self._set_precision()
+        self._set_compute_path()
         module = self.module_
         if module.infers_event_driven(torch.zeros((1, inputs.shape[1]), device=self._device)):
             return self._forward_event_driven(inputs, outputs)
@@ -536,7 +536,7 @@ class BaseSNN(BaseEstimator):
             output, and the layer and input names.
         """
         inputs = torch.as_tensor(self._prepare_X_fitted(X), device=self._device)
-        self._set_precision()
+        self._set_compute_path()
         self.module_.eval()
         with torch.inference_mode():
             record = self.module_.forward_reference(inputs, record=True)
@@ -572,7 +572,7 @@ class BaseSNN(BaseEstimator):
         inputs = self._prepare_X_fitted(X)
         module = self.module_
         module.eval()
-        self._set_precision()
+        self._set_compute_path()
         stages = np.empty((module.n_steps, inputs.shape[0], module.output.out_features))
         steps = torch.arange(1, module.n_steps + 1, device=self._device).view(-1, 1, 1)
         # A record holds every layer's spikes and membranes: half a predict chunk.
@@ -588,8 +588,11 @@ class BaseSNN(BaseEstimator):
                 stages[:, start : start + len(rows)] = so_far.double().cpu().numpy()
         return stages
 
-    def _set_precision(self):
-        # Resolved at each use, so a model moved to another machine adapts.
+    def _set_compute_path(self):
+        """Set the module's spike-matmul dtype and whether it infers event-driven.
+
+        Resolved at each use, so a model moved to another machine adapts.
+        """
         module = self.module_
         module.spike_matmul_dtype = spike_matmul_dtype(self.precision, self._device)
         # Event-driven inference where the training data's firing rates say it pays.

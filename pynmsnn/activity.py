@@ -95,7 +95,7 @@ def _spike_counts(estimator, X):
     """Spikes per neuron summed over rows and steps, per layer; input events; rows."""
     inputs = estimator._prepare_X_fitted(X)
     module = estimator.module_
-    estimator._set_precision()
+    estimator._set_compute_path()
     module.eval()
     widths = [layer.out_features for layer in module.layers]
     rows = max(1, _CHUNK_VALUES // (module.n_steps * max(widths + [inputs.shape[1]])))
@@ -302,7 +302,7 @@ def hidden_rates(estimator, inputs):
     module = estimator.module_
     was_training = module.training
     module.eval()
-    estimator._set_precision()
+    estimator._set_compute_path()
     with torch.inference_mode():
         rows = torch.as_tensor(inputs, dtype=torch.float32, device=estimator._device)
         _, rates = module.forward_with_rates(rows)
