@@ -45,7 +45,7 @@ MIN_ROWS_PER_THREAD = 32
 # The firing rate of the layers feeding spike-fed layers at which the
 # event-driven pass costs what the dense path's bfloat16 matmuls cost
 # (``python benchmarks/bench_event_rates.py --processes 5``, 50-256-256-5 on a
-# 2-core AVX512-BF16 CPU: 40 against 57 ms at 0.22, 63 against 56 ms at 0.37).
+# 2-core AVX512-BF16 CPU: 42 against 58 ms at 0.22, 63 against 57 ms at 0.37).
 # Against float32 matmuls it is as fast or faster at every rate, even 0.84,
 # so no rate is checked there.
 BFLOAT16_BREAK_EVEN_RATE = 0.32
