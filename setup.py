@@ -21,7 +21,7 @@ setup(
     ext_modules=[
         Extension(
             "pynmsnn._cscan", ["pynmsnn/_cscan.c"], depends=["pynmsnn/_event_kernel.h"],
-            extra_compile_args=["-O3"], optional=True,
+            extra_compile_args=["-O3", "-ffp-contract=off"], optional=True,
         )
     ],
     python_requires=">=3.9",

@@ -20,13 +20,13 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
-from ._cpu import cpu_has_native_bf16
-from ._events import event_driven_pays
+from ._engine import choose_engine
 from ._malloc import keep_freed_memory
 from ._tabular import TableScaler, check_finite, is_dataframe, non_number_error
 from .activity import activity_report, calibrate_firing, check_firing_health
 from .encoders import ENCODERS
 from .network import SpikingNetwork
+from .neurons import RESETS, LIFParameters
 from .surrogate import SURROGATES
 
 __all__ = ["BaseSNN"]
@@ -58,17 +58,6 @@ def resolve_device(device):
     return torch.device(device)
 
 
-def spike_matmul_dtype(precision, device):
-    """The dtype of spike-input matmuls for a ``precision`` parameter on ``device``."""
-    if precision == "float32":
-        return None
-    if precision == "bfloat16":
-        return torch.bfloat16
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
-    return torch.bfloat16 if cpu_has_native_bf16() else None
-
-
 def _shorten(names, limit=10):
     """A list for a message, cut after ``limit`` items."""
     names = [str(name) for name in names]
@@ -88,6 +77,7 @@ class BaseSNN(BaseEstimator):
         "decay": [Interval(Real, 0, 1, closed="both")],
         "threshold": [Interval(Real, 0, None, closed="neither")],
         "refractory_penalty": [Interval(Real, 0, None, closed="left")],
+        "reset": [StrOptions(set(RESETS))],
         "surrogate": [StrOptions(set(SURROGATES))],
         "detach_reset": ["boolean"],
         "encoder": [StrOptions(set(ENCODERS))],
@@ -249,11 +239,7 @@ class BaseSNN(BaseEstimator):
             self._check_hidden_layer_sizes(),
             n_outputs,
             n_steps=self.n_steps,
-            decay=self.decay,
-            threshold=self.threshold,
-            refractory_penalty=self.refractory_penalty,
-            surrogate=self.surrogate,
-            detach_reset=self.detach_reset,
+            neuron=self._neuron_parameters(),
             encoder=self.encoder,
             readout=self._readout,
             generator=init_generator,
@@ -265,6 +251,27 @@ class BaseSNN(BaseEstimator):
         self.best_loss_ = np.inf
         self.n_iter_ = 0
         self.t_ = 0
+
+    def _neuron_parameters(self):
+        """The neuron model the parameters describe."""
+        return LIFParameters(
+            decay=self.decay, threshold=self.threshold, refractory_penalty=self.refractory_penalty,
+            reset=getattr(self, "reset", "subtract"),  # an estimator pickled before the parameter existed
+            surrogate=self.surrogate, detach_reset=self.detach_reset,
+        )
+
+    def _choose_engine(self, rows, training):
+        """The backend for one fit or predict call on rows like ``rows`` (:mod:`pynmsnn._engine`).
+
+        Resolved at each call, so a model moved to another machine adapts.
+        Predict runs event-driven where the training data's firing rates say it pays.
+        """
+        rates = getattr(self, "firing_rates_", None)
+        sample = torch.zeros((1, self.module_.layers[0].in_features), dtype=torch.float32, device=self._device)
+        return choose_engine(
+            self.module_, sample if rows is None else rows, training=training, precision=self.precision,
+            firing_rates=None if rates is None else list(rates.values()),
+        )
 
     def _set_rng_seed(self):
         self._seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
@@ -332,11 +339,11 @@ class BaseSNN(BaseEstimator):
         # A model that has finished an epoch has a state to roll back to.
         good_state = self._snapshot() if self.n_iter_ else None
         epochs = self._progress(range(n_epochs))
-        self._set_compute_path()
+        engine = self._choose_engine(inputs[:1], training=True)
         self.module_.train()
         for _ in epochs:
             try:
-                loss = self._run_epoch(inputs, targets, batch_size, generator, device_generator)
+                loss = self._run_epoch(inputs, targets, batch_size, generator, device_generator, engine)
                 finite = self._is_finite(loss)
                 score = self._validation_score(X_val, y_val) if early_stopping and finite else None
             except KeyboardInterrupt:
@@ -434,7 +441,7 @@ class BaseSNN(BaseEstimator):
             if name not in keep and not settings and not hasattr(type(self), name):
                 delattr(self, name)
 
-    def _run_epoch(self, inputs, targets, batch_size, generator, device_generator):
+    def _run_epoch(self, inputs, targets, batch_size, generator, device_generator, engine):
         """One pass over the data in shuffled minibatches; returns the mean loss."""
         n_samples = inputs.shape[0]
         order = torch.randperm(n_samples, generator=generator) if self.shuffle else torch.arange(n_samples)
@@ -442,23 +449,23 @@ class BaseSNN(BaseEstimator):
         total = torch.zeros((), device=inputs.device)
         for start in range(0, n_samples, batch_size):
             index = order[start : start + batch_size]
-            total += self._train_step(inputs[index], targets[index], device_generator) * len(index)
+            total += self._train_step(inputs[index], targets[index], device_generator, engine) * len(index)
         return float(total) / n_samples
 
-    def _train_step(self, inputs, targets, generator):
+    def _train_step(self, inputs, targets, generator, engine):
         """Forward, loss, backward and one optimizer step on a minibatch."""
         self._optimizer.zero_grad(set_to_none=True)
-        loss = self._penalized_loss(inputs, targets, generator)
+        loss = self._penalized_loss(inputs, targets, generator, engine)
         loss.backward()
         self._optimizer.step()
         return loss.detach()
 
-    def _penalized_loss(self, inputs, targets, generator):
+    def _penalized_loss(self, inputs, targets, generator, engine):
         """The minibatch loss plus ``spike_penalty`` times the hidden layers' mean firing rate."""
         penalty = getattr(self, "spike_penalty", 0.0)
         if not penalty or not len(self.module_.hidden):
-            return self._loss(self.module_(inputs, generator=generator), targets)
-        output, rates = self.module_.forward_with_rates(inputs, generator=generator)
+            return self._loss(self.module_(inputs, generator=generator, engine=engine), targets)
+        output, rates = self.module_.forward_with_rates(inputs, generator=generator, engine=engine)
         return self._loss(output, targets) + penalty * rates.mean()
 
     def _progress(self, epochs):
@@ -493,10 +500,10 @@ class BaseSNN(BaseEstimator):
         self.module_.eval()
         n_rows = inputs.shape[0]
         outputs = np.empty((n_rows, self.module_.output.out_features))
-        self._set_compute_path()
         module = self.module_
-        if module.infers_event_driven(torch.zeros((1, inputs.shape[1]), device=self._device)):
-            return self._forward_event_driven(inputs, outputs)
+        engine = self._choose_engine(None, training=False)
+        if engine.inference == "event":
+            return self._forward_event_driven(inputs, outputs, engine)
         size = predict_chunk_rows(module.n_steps, [layer.out_features for layer in module.layers])
         self._keep_freed_memory(size, copies=3)  # current, membrane, spikes
         chunk = torch.zeros((size, inputs.shape[1]), dtype=torch.float32, device=self._device)
@@ -505,10 +512,10 @@ class BaseSNN(BaseEstimator):
                 rows = inputs[start : start + size]
                 chunk[: len(rows)] = torch.as_tensor(rows)
                 chunk[len(rows) :] = 0.0
-                outputs[start : start + len(rows)] = self.module_(chunk)[: len(rows)].double().cpu().numpy()
+                outputs[start : start + len(rows)] = module(chunk, engine=engine)[: len(rows)].double().cpu().numpy()
         return outputs
 
-    def _forward_event_driven(self, inputs, outputs):
+    def _forward_event_driven(self, inputs, outputs, engine):
         """:meth:`_forward_scaled` when the network infers a row at a time (``pynmsnn/_events.py``).
 
         A row's output does not depend on the others, so the rows go in large
@@ -517,7 +524,7 @@ class BaseSNN(BaseEstimator):
         with torch.inference_mode():
             for start in range(0, len(inputs), EVENT_CHUNK_ROWS):
                 rows = torch.as_tensor(inputs[start : start + EVENT_CHUNK_ROWS], dtype=torch.float32)
-                outputs[start : start + len(rows)] = self.module_(rows).double().numpy()
+                outputs[start : start + len(rows)] = self.module_(rows, engine=engine).double().numpy()
         return outputs
 
     def simulate(self, X):
@@ -536,10 +543,10 @@ class BaseSNN(BaseEstimator):
             output, and the layer and input names.
         """
         inputs = torch.as_tensor(self._prepare_X_fitted(X), device=self._device)
-        self._set_compute_path()
+        engine = self._choose_engine(None, training=False)
         self.module_.eval()
         with torch.inference_mode():
-            record = self.module_.forward_reference(inputs, record=True)
+            record = self.module_.forward_reference(inputs, record=True, engine=engine)
         record.input_names = self._scaler.output_names
         return record.to_numpy()
 
@@ -572,7 +579,7 @@ class BaseSNN(BaseEstimator):
         inputs = self._prepare_X_fitted(X)
         module = self.module_
         module.eval()
-        self._set_compute_path()
+        engine = self._choose_engine(None, training=False)
         stages = np.empty((module.n_steps, inputs.shape[0], module.output.out_features))
         steps = torch.arange(1, module.n_steps + 1, device=self._device).view(-1, 1, 1)
         # A record holds every layer's spikes and membranes: half a predict chunk.
@@ -580,28 +587,13 @@ class BaseSNN(BaseEstimator):
         with torch.inference_mode():
             for start in range(0, inputs.shape[0], size):
                 rows = torch.as_tensor(inputs[start : start + size], dtype=torch.float32, device=self._device)
-                record = module.forward_reference(rows, record=True)
+                record = module.forward_reference(rows, record=True, engine=engine)
                 if module.readout == "spikes":
                     so_far = record.spikes[-1].cumsum(0)
                 else:
                     so_far = record.membranes[-1].cumsum(0) / steps
                 stages[:, start : start + len(rows)] = so_far.double().cpu().numpy()
         return stages
-
-    def _set_compute_path(self):
-        """Set the module's spike-matmul dtype and whether it infers event-driven.
-
-        Resolved at each use, so a model moved to another machine adapts.
-        """
-        module = self.module_
-        module.spike_matmul_dtype = spike_matmul_dtype(self.precision, self._device)
-        # Event-driven inference where the training data's firing rates say it pays.
-        rates = getattr(self, "firing_rates_", None)
-        module.event_driven = event_driven_pays(
-            [layer.out_features for layer in module.hidden],
-            None if rates is None else list(rates.values()),
-            module.spike_matmul_dtype,
-        )
 
     def _prepare_X_fitted(self, X):
         check_is_fitted(self, "module_")

@@ -1,11 +1,13 @@
 /*
- * The forward loop of the LIF scan in C (see pynmsnn/neurons.py for the
- * equations and the torch version that gives the same numbers).
+ * The LIF kernels in C: the neuron's forward scan and its backward sweep for
+ * training, the inference scans, and event-driven inference of whole rows
+ * (_event_kernel.h). pynmsnn/neurons.py states the same equations in torch
+ * (lif_step, the reference); pynmsnn/_kernels.py is the only caller.
  *
- * The torch version dispatches three small ops per time step; on a CPU each
+ * The torch loop dispatches several small ops per time step; on a CPU each
  * dispatch costs microseconds, more than the arithmetic of a small layer.
  * Here a layer's whole scan is one call. Tensors arrive as raw pointers to
- * contiguous float32 or float64 memory; the caller checks shapes and dtypes.
+ * contiguous memory, checked by the caller:
  *
  *   current   (n_steps, n) or, with current_stride 0, one (n) constant current
  *   membrane  (n_steps, n) pre-reset membrane, or one (n) buffer when
@@ -14,6 +16,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,52 +33,109 @@
 #define VECTOR_CLONES
 #endif
 
-#define DEFINE_SCAN(NAME, REAL)                                                          \
-    VECTOR_CLONES static void NAME(const REAL *current, Py_ssize_t current_stride,        \
-                                   REAL *membrane, Py_ssize_t membrane_stride,            \
-                                   REAL *spikes, REAL *v, Py_ssize_t n_steps,             \
-                                   Py_ssize_t n, REAL decay, REAL threshold, REAL drop)  \
+/*
+ * The neuron, stated once. A neuron model reaches C as one value, Neuron
+ * (pynmsnn/_kernels.py builds it from pynmsnn.neurons.LIFParameters), and
+ * every loop below and in _event_kernel.h steps it through these macros,
+ * which work on scalars and on GCC vectors alike; pynmsnn.neurons.lif_step is
+ * the plain torch reference that states the same equations:
+ *
+ *   value = current + decay * v                         leak, integrate
+ *   spike = value > threshold                           fire
+ *   v     = value * (1 - spike * forget) - spike * drop reset
+ *
+ * forget is 0 and drop threshold + refractory_penalty for reset='subtract';
+ * forget is 1 and drop refractory_penalty for reset='zero' (after a spike the
+ * membrane is -refractory_penalty). Either product with a spike is exact, so
+ * the reset is exact whether or not the compiler fuses it.
+ */
+typedef struct {
+    double decay, threshold, forget, drop;
+    double reset_grad;  /* 1, or 0 with detach_reset: the reset is left out of the gradient */
+    int surrogate;      /* pynmsnn.surrogate.C_SURROGATES */
+    double surrogate_parameter;
+} Neuron;
+
+#define LIF_INTEGRATE(v, current, n) ((current) + (n).decay * (v))
+#define LIF_FIRES(value, n) ((value) > (n).threshold)
+#define LIF_RESET(value, spike, n) ((value) * (1 - (spike) * (n).forget) - (spike) * (n).drop)
+/* d v_after_reset / d value, with sg the surrogate of d spike / d value. */
+#define LIF_RESET_GRAD(value, spike, sg, n) \
+    ((1 - (spike) * (n).forget) - (n).reset_grad * (sg) * ((n).forget * (value) + (n).drop))
+
+/* The neuron in the precision of a loop. */
+#define DEFINE_NEURON_IN(REAL)                                                             \
+    typedef struct { REAL decay, threshold, forget, drop, reset_grad, parameter; } Neuron_##REAL; \
+    static inline Neuron_##REAL neuron_##REAL(const Neuron *n)                             \
     {                                                                                    \
-        for (Py_ssize_t j = 0; j < n; j++) v[j] = 0;                                     \
-        for (Py_ssize_t t = 0; t < n_steps; t++) {                                       \
-            const REAL *c = current + t * current_stride;                                \
-            REAL *m = membrane + t * membrane_stride;                                    \
-            REAL *s = spikes + t * n;                                                    \
-            for (Py_ssize_t j = 0; j < n; j++) {                                         \
-                REAL value = c[j] + decay * v[j]; /* leak + integrate */                 \
-                REAL fired = value > threshold ? (REAL)1 : (REAL)0; /* fire */           \
-                m[j] = value;                                                            \
-                s[j] = fired;                                                            \
-                v[j] = value - fired * drop; /* reset */                                 \
-            }                                                                            \
-        }                                                                                \
+        Neuron_##REAL out = {(REAL)n->decay, (REAL)n->threshold, (REAL)n->forget,       \
+                             (REAL)n->drop, (REAL)n->reset_grad, (REAL)n->surrogate_parameter}; \
+        return out;                                                                      \
+    }                                                                                    \
+    /* One step of one neuron: returns the spike (0 or 1), leaves the pre-reset */       \
+    /* membrane in *value and the membrane after the reset in *v. */                      \
+    static inline __attribute__((always_inline)) REAL lif_step_##REAL(                   \
+        REAL current, REAL *restrict v, REAL *restrict value, const Neuron_##REAL *n)    \
+    {                                                                                    \
+        *value = LIF_INTEGRATE(*v, current, *n);                                         \
+        REAL spike = LIF_FIRES(*value, *n) ? (REAL)1 : (REAL)0;                          \
+        *v = LIF_RESET(*value, spike, *n);                                               \
+        return spike;                                                                    \
     }
+
+DEFINE_NEURON_IN(float)
+DEFINE_NEURON_IN(double)
+
+/*
+ * The scan over n_steps of n neurons, in rows of `width` (n is a multiple of
+ * it), with v starting at 0. CURRENT is the input of neuron j = row * width + k
+ * at step t; SINK stores what the caller wants of each step (value, the
+ * pre-reset membrane, and spike). Every forward loop is this one with its own
+ * source and sink.
+ */
+#define SCAN(REAL, n, width, CURRENT, SINK)                                              \
+    {                                                                                    \
+        const Neuron_##REAL p = neuron_##REAL(neuron);                                   \
+        for (Py_ssize_t j = 0; j < n; j++) v[j] = 0;                                     \
+        for (Py_ssize_t t = 0; t < n_steps; t++)                                         \
+            for (Py_ssize_t row = 0; (width) > 0 && row < (n) / (width); row++)          \
+                for (Py_ssize_t k = 0; k < (width); k++) {                               \
+                    const Py_ssize_t j = row * (width) + k;                              \
+                    REAL value;                                                          \
+                    REAL spike = lif_step_##REAL((CURRENT), v + j, &value, &p);          \
+                    SINK;                                                                \
+                }                                                                        \
+    }
+
+/*
+ * Training's forward: spikes (n_steps, n) and the pre-reset membranes, to
+ * membrane (n_steps, n), or to one reused (n) buffer when membrane_stride is 0;
+ * current_stride is n, or 0 for a constant current.
+ */
+#define DEFINE_SCAN(NAME, REAL)                                                          \
+    VECTOR_CLONES static void NAME(const REAL *restrict current, Py_ssize_t current_stride, \
+                                   REAL *restrict membrane, Py_ssize_t membrane_stride,  \
+                                   REAL *restrict spikes, REAL *restrict v,              \
+                                   Py_ssize_t n_steps, Py_ssize_t n, const Neuron *neuron) \
+    SCAN(REAL, n, n, current[t * current_stride + j],                                     \
+         (membrane[t * membrane_stride + j] = value, spikes[t * n + j] = spike))
 
 DEFINE_SCAN(scan_float, float)
 DEFINE_SCAN(scan_double, double)
 
 /*
- * Inference through the last hidden layer: the same scan, but instead of the
- * spikes it returns their weighted sum over time, pooled[j] = sum_t w[t] s[t][j]
- * (the readout's leak weights), so the (n_steps, n) spikes are never written.
+ * Inference through the last hidden layer: instead of the spikes, their
+ * weighted sum over time, pooled[j] = sum_t w[t] s[t][j] (the readout's leak
+ * weights), so the (n_steps, n) spikes are never written.
  */
 #define DEFINE_POOLED_SCAN(NAME, REAL)                                                   \
-    VECTOR_CLONES static void NAME(const REAL *current, Py_ssize_t current_stride,        \
-                                   const REAL *weights, REAL *pooled, REAL *v,            \
-                                   Py_ssize_t n_steps, Py_ssize_t n, REAL decay,          \
-                                   REAL threshold, REAL drop)                             \
+    VECTOR_CLONES static void NAME(const REAL *restrict current, Py_ssize_t current_stride, \
+                                   const REAL *restrict weights, REAL *restrict pooled,  \
+                                   REAL *restrict v, Py_ssize_t n_steps, Py_ssize_t n,   \
+                                   const Neuron *neuron)                                 \
     {                                                                                    \
-        for (Py_ssize_t j = 0; j < n; j++) v[j] = 0, pooled[j] = 0;                      \
-        for (Py_ssize_t t = 0; t < n_steps; t++) {                                       \
-            const REAL *c = current + t * current_stride;                                \
-            const REAL w = weights[t];                                                   \
-            for (Py_ssize_t j = 0; j < n; j++) {                                         \
-                REAL value = c[j] + decay * v[j];                                        \
-                REAL fired = value > threshold ? (REAL)1 : (REAL)0;                      \
-                pooled[j] += w * fired;                                                  \
-                v[j] = value - fired * drop;                                             \
-            }                                                                            \
-        }                                                                                \
+        for (Py_ssize_t j = 0; j < n; j++) pooled[j] = 0;                                \
+        SCAN(REAL, n, n, current[t * current_stride + j], (pooled[j] += weights[t] * spike)) \
     }
 
 DEFINE_POOLED_SCAN(pooled_scan_float, float)
@@ -86,9 +146,8 @@ DEFINE_POOLED_SCAN(pooled_scan_double, double)
  * (stride n, or 0 for a constant current), or a bfloat16 matmul product
  * (n_steps, n_rows, n_neurons) to which each neuron's float32 bias is added
  * after widening, as the torch path does. The result is the spikes as
- * bfloat16, ready for the next matmul, or, when pooled is
- * not NULL, pooled[j] = sum_t weights[t] s[t][j] for the readout. Each
- * value is computed as in scan_float, so the spikes are the same.
+ * bfloat16, ready for the next matmul, or, when pooled is not NULL,
+ * pooled[j] = sum_t weights[t] s[t][j] for the readout.
  */
 static inline float bf16_to_float(uint16_t half)
 {
@@ -100,43 +159,26 @@ static inline float bf16_to_float(uint16_t half)
 
 /* A spike (0 or 1) as bfloat16 bits, 0x3F80 being 1.0: arithmetic, not a
  * branch, so that the loop vectorizes (random spikes defeat branch prediction). */
-#define SPIKE_BF16(spiked) ((uint16_t)((spiked) * 0x3F80))
-
-#define INFER_LOOP(CURRENT, OUTPUT)                                                      \
-    for (Py_ssize_t t = 0; t < n_steps; t++) {                                           \
-        for (Py_ssize_t row = 0; row < n / n_neurons; row++) {                           \
-            for (Py_ssize_t k = 0; k < n_neurons; k++) {                                 \
-                Py_ssize_t j = row * n_neurons + k;                                      \
-                float current = (CURRENT);                                               \
-                float value = current + decay * v[j];                                    \
-                int spiked = value > threshold;                                          \
-                float fired = (float)spiked;                                             \
-                OUTPUT;                                                                  \
-                v[j] = value - fired * drop;                                             \
-            }                                                                            \
-        }                                                                                \
-    }
+#define SPIKE_BF16(spike) ((uint16_t)((spike) * 0x3F80))
 
 VECTOR_CLONES static void infer_scan(const float *restrict current_f32, Py_ssize_t current_stride,
                                      const uint16_t *restrict current_bf16,
                                      const float *restrict bias, Py_ssize_t n_neurons,
                                      uint16_t *restrict spikes_bf16, const float *restrict weights,
                                      float *restrict pooled, float *restrict v,
-                                     Py_ssize_t n_steps, Py_ssize_t n, float decay,
-                                     float threshold, float drop)
+                                     Py_ssize_t n_steps, Py_ssize_t n, const Neuron *neuron)
 {
-    for (Py_ssize_t j = 0; j < n; j++) v[j] = 0;
+#define PRODUCT(t, j) (bf16_to_float(current_bf16[(t) * n + (j)]) + bias[k])
     if (pooled != NULL) {
         for (Py_ssize_t j = 0; j < n; j++) pooled[j] = 0;
-        INFER_LOOP(bf16_to_float(current_bf16[t * n + j]) + bias[k],
-                   pooled[j] += weights[t] * fired)
+        SCAN(float, n, n_neurons, PRODUCT(t, j), (pooled[j] += weights[t] * spike))
     } else if (current_bf16 != NULL) {
-        INFER_LOOP(bf16_to_float(current_bf16[t * n + j]) + bias[k],
-                   spikes_bf16[t * n + j] = SPIKE_BF16(spiked))
+        SCAN(float, n, n_neurons, PRODUCT(t, j), (spikes_bf16[t * n + j] = SPIKE_BF16(spike)))
     } else {
-        INFER_LOOP(current_f32[t * current_stride + j],
-                   spikes_bf16[t * n + j] = SPIKE_BF16(spiked))
+        SCAN(float, n, n, current_f32[t * current_stride + j],
+             (spikes_bf16[t * n + j] = SPIKE_BF16(spike)))
     }
+#undef PRODUCT
 }
 
 /*
@@ -193,7 +235,7 @@ typedef struct EventJob {
     const float *const *biases;
     const float *readout, *readout_bias, *time_weights;
     float *out;
-    float decay, threshold, drop;
+    Neuron_float neuron;
     int round_bf16, spike_readout;
     void (*rows)(struct EventJob *); /* the kernel for this CPU */
     Py_ssize_t row_start, row_end;
@@ -338,58 +380,52 @@ static int event_forward(const EventJob *shared, int n_threads)
 #endif /* HAVE_EVENT_KERNEL */
 
 /*
- * The backward pass in one reverse sweep: the surrogate derivative
- * sg(x), x = membrane - threshold, times the incoming spike gradient, plus
- * the decayed gradient of the next step, through the reset when reset_grad
- * (the amount the reset subtracts) is not 0:
+ * The backward pass in one reverse sweep: the surrogate derivative sg of the
+ * spike at x = membrane - threshold, times the incoming spike gradient, plus
+ * the gradient of the next step carried back through the leak and the reset:
  *
- *   g[t] = sg[t] * grad_spikes[t] + decay * (1 - reset_grad * sg[t]) * g[t+1]
+ *   g[t] = sg[t] * grad_spikes[t] + decay * LIF_RESET_GRAD[t] * g[t+1]
  *
  * written to grad (n_steps, n), or with `summed` its sum over time to grad (n),
- * the gradient of a constant current. Surrogates (pynmsnn/surrogate.py):
- * 0 fast_sigmoid 1/(1+k|x|)^2, 1 atan (a/2)/(1+(pi a x/2)^2),
- * 2 triangle max(0, 1-|x|/w)/w, 3 sigmoid k s(kx)(1-s(kx)).
+ * the gradient of a constant current. The surrogates are those of
+ * pynmsnn/surrogate.py, by their C_SURROGATES code, with parameter a:
+ * 0 fast_sigmoid 1/(1+a|x|)^2, 1 atan (a/2)/(1+(pi a x/2)^2),
+ * 2 triangle max(0, 1-|x|/a)/a, 3 sigmoid a s(ax)(1-s(ax)).
  */
+#define ABS(x) ((x) < 0 ? -(x) : (x))
+#define SURROGATE_0(x, a) (one / ((one + (a) * ABS(x)) * (one + (a) * ABS(x))))
+#define SURROGATE_1(x, a) ((a) / 2 / (one + (half_pi * (a) * (x)) * (half_pi * (a) * (x))))
+#define SURROGATE_2(x, a) (((one - ABS(x) / (a)) > 0 ? (one - ABS(x) / (a)) : 0) / (a))
+#define SURROGATE_3(x, a, EXP) ((a) / (one + EXP(-(a) * (x))) * (one - one / (one + EXP(-(a) * (x)))))
+
 /* One sweep over a step's neurons with surrogate SG(x); the branch on the
  * surrogate is taken once per step, so each inner loop stays vectorizable. */
 #define BACKWARD_STEP(REAL, SG)                                                          \
     for (Py_ssize_t j = 0; j < n; j++) {                                                 \
-        REAL x = m[j] - threshold;                                                       \
-        REAL sg = (SG);                                                                  \
-        REAL value = sg * gs[j] + decay * carry[j] * (one - reset_grad * sg);            \
-        carry[j] = value;                                                                \
+        const REAL value = m[j], x = value - p.threshold;                                \
+        const REAL sg = (SG), spike = LIF_FIRES(value, p) ? one : 0;                      \
+        carry[j] = sg * gs[j] + p.decay * carry[j] * LIF_RESET_GRAD(value, spike, sg, p); \
     }
 
 #define DEFINE_BACKWARD(NAME, REAL, EXP)                                                 \
     VECTOR_CLONES static void NAME(const REAL *restrict membrane,                        \
                                    const REAL *restrict grad_spikes, REAL *restrict grad, \
                                    REAL *restrict carry, Py_ssize_t n_steps, Py_ssize_t n, \
-                                   REAL decay, REAL threshold, int code, REAL slope,     \
-                                   int summed, REAL reset_grad)                          \
+                                   const Neuron *neuron, int summed)                     \
     {                                                                                    \
-        const REAL one = 1, half_pi = (REAL)1.5707963267948966;                          \
+        const Neuron_##REAL p = neuron_##REAL(neuron);                                   \
+        const REAL one = 1, half_pi = (REAL)1.5707963267948966, a = p.parameter;         \
         for (Py_ssize_t j = 0; j < n; j++) carry[j] = 0;                                 \
         if (summed)                                                                      \
             for (Py_ssize_t j = 0; j < n; j++) grad[j] = 0;                              \
         for (Py_ssize_t t = n_steps - 1; t >= 0; t--) {                                  \
             const REAL *restrict m = membrane + t * n;                                   \
             const REAL *restrict gs = grad_spikes + t * n;                               \
-            switch (code) {                                                              \
-            case 0:                                                                      \
-                BACKWARD_STEP(REAL, one / ((one + slope * (x < 0 ? -x : x)) *            \
-                                           (one + slope * (x < 0 ? -x : x))))            \
-                break;                                                                   \
-            case 1:                                                                      \
-                BACKWARD_STEP(REAL, slope / 2 / (one + (half_pi * slope * x) *           \
-                                                       (half_pi * slope * x)))           \
-                break;                                                                   \
-            case 2:                                                                      \
-                BACKWARD_STEP(REAL, ((one - (x < 0 ? -x : x) / slope) > 0                \
-                                         ? (one - (x < 0 ? -x : x) / slope) : 0) / slope) \
-                break;                                                                   \
-            default:                                                                     \
-                BACKWARD_STEP(REAL, slope / (one + EXP(-slope * x)) *                    \
-                                        (one - one / (one + EXP(-slope * x))))           \
+            switch (neuron->surrogate) {                                                 \
+            case 0: BACKWARD_STEP(REAL, SURROGATE_0(x, a)) break;                        \
+            case 1: BACKWARD_STEP(REAL, SURROGATE_1(x, a)) break;                        \
+            case 2: BACKWARD_STEP(REAL, SURROGATE_2(x, a)) break;                        \
+            default: BACKWARD_STEP(REAL, SURROGATE_3(x, a, EXP))                         \
             }                                                                            \
             REAL *restrict out = summed ? grad : grad + t * n;                           \
             if (summed)                                                                  \
@@ -399,7 +435,6 @@ static int event_forward(const EventJob *shared, int n_threads)
         }                                                                                \
     }
 
-#include <math.h>
 DEFINE_BACKWARD(backward_float, float, expf)
 DEFINE_BACKWARD(backward_double, double, exp)
 
@@ -426,6 +461,49 @@ VECTOR_CLONES static void split_digits(const float *restrict g, Py_ssize_t n, fl
     }
 }
 
+/*
+ * The entry points. pynmsnn/_kernels.py is their only caller: it checks each
+ * tensor's device, dtype, shape and layout and hands over raw pointers; here
+ * the sizes and the neuron are checked again, so that a wrong call raises a
+ * Python error instead of reading or writing out of bounds.
+ */
+#define POINTER(address) ((void *)(uintptr_t)(address))
+
+static int fail(const char *function, const char *message)
+{
+    PyErr_Format(PyExc_ValueError, "_cscan.%s: %s", function, message);
+    return 0;
+}
+
+/* The neuron from the tuple (decay, threshold, forget, drop, reset_grad,
+ * surrogate, surrogate_parameter) that pynmsnn/_kernels.py builds. */
+static int parse_neuron(const char *function, PyObject *tuple, Neuron *n)
+{
+    if (!PyArg_ParseTuple(tuple, "dddddid;a neuron is (decay, threshold, forget, drop, "
+                                 "reset_grad, surrogate, surrogate_parameter)",
+                          &n->decay, &n->threshold, &n->forget, &n->drop, &n->reset_grad,
+                          &n->surrogate, &n->surrogate_parameter))
+        return 0;
+    if (!(isfinite(n->decay) && isfinite(n->threshold) && isfinite(n->drop) &&
+          isfinite(n->surrogate_parameter)))
+        return fail(function, "the neuron's decay, threshold, drop and surrogate parameter must be finite");
+    if (n->forget != 0.0 && n->forget != 1.0)
+        return fail(function, "the neuron's forget must be 0 (reset='subtract') or 1 (reset='zero')");
+    if (n->surrogate < 0 || n->surrogate > 3 || n->surrogate_parameter <= 0.0)
+        return fail(function, "unknown surrogate code, or a surrogate parameter <= 0");
+    return 1;
+}
+
+/* Sizes are counts, and every pointer the call needs is set. */
+static int check_sizes(const char *function, Py_ssize_t n_steps, Py_ssize_t n, int pointers_set)
+{
+    if (n_steps < 0 || n < 0)
+        return fail(function, "n_steps and n must not be negative");
+    if (!pointers_set)
+        return fail(function, "a tensor it needs is missing (a null pointer)");
+    return 1;
+}
+
 static PyObject *int8_digits(PyObject *self, PyObject *args)
 {
     unsigned long long g, q0, q1, q2;
@@ -433,9 +511,12 @@ static PyObject *int8_digits(PyObject *self, PyObject *args)
     double inv_scale;
     if (!PyArg_ParseTuple(args, "KndKKK", &g, &n, &inv_scale, &q0, &q1, &q2))
         return NULL;
+    if (!check_sizes("int8_digits", 0, n, g && q0 && q1 && q2))
+        return NULL;
+    if (!(isfinite(inv_scale) && inv_scale > 0))
+        return fail("int8_digits", "inv_scale must be finite and positive"), NULL;
     Py_BEGIN_ALLOW_THREADS
-    split_digits((const float *)(uintptr_t)g, n, (float)inv_scale, (int8_t *)(uintptr_t)q0,
-                 (int8_t *)(uintptr_t)q1, (int8_t *)(uintptr_t)q2);
+    split_digits(POINTER(g), n, (float)inv_scale, POINTER(q0), POINTER(q1), POINTER(q2));
     Py_END_ALLOW_THREADS
     Py_RETURN_NONE;
 }
@@ -444,21 +525,25 @@ static PyObject *lif_forward(PyObject *self, PyObject *args)
 {
     unsigned long long current, membrane, spikes, v;
     Py_ssize_t current_stride, membrane_stride, n_steps, n;
-    double decay, threshold, drop;
+    PyObject *neuron_tuple;
+    Neuron neuron;
     int is_double;
-    if (!PyArg_ParseTuple(args, "KnKnKKnndddp", &current, &current_stride, &membrane,
-                          &membrane_stride, &spikes, &v, &n_steps, &n, &decay, &threshold,
-                          &drop, &is_double))
+    if (!PyArg_ParseTuple(args, "KnKnKKnnO!p", &current, &current_stride, &membrane,
+                          &membrane_stride, &spikes, &v, &n_steps, &n, &PyTuple_Type,
+                          &neuron_tuple, &is_double))
         return NULL;
+    if (!parse_neuron("lif_forward", neuron_tuple, &neuron) ||
+        !check_sizes("lif_forward", n_steps, n, current && membrane && spikes && v))
+        return NULL;
+    if ((current_stride != 0 && current_stride != n) || (membrane_stride != 0 && membrane_stride != n))
+        return fail("lif_forward", "a stride must be 0 or n"), NULL;
     Py_BEGIN_ALLOW_THREADS
     if (is_double)
-        scan_double((const double *)(uintptr_t)current, current_stride,
-                    (double *)(uintptr_t)membrane, membrane_stride, (double *)(uintptr_t)spikes,
-                    (double *)(uintptr_t)v, n_steps, n, decay, threshold, drop);
+        scan_double(POINTER(current), current_stride, POINTER(membrane), membrane_stride,
+                    POINTER(spikes), POINTER(v), n_steps, n, &neuron);
     else
-        scan_float((const float *)(uintptr_t)current, current_stride,
-                   (float *)(uintptr_t)membrane, membrane_stride, (float *)(uintptr_t)spikes,
-                   (float *)(uintptr_t)v, n_steps, n, (float)decay, (float)threshold, (float)drop);
+        scan_float(POINTER(current), current_stride, POINTER(membrane), membrane_stride,
+                   POINTER(spikes), POINTER(v), n_steps, n, &neuron);
     Py_END_ALLOW_THREADS
     Py_RETURN_NONE;
 }
@@ -467,17 +552,23 @@ static PyObject *lif_infer(PyObject *self, PyObject *args)
 {
     unsigned long long current_f32, current_bf16, bias, spikes_bf16, weights, pooled, v;
     Py_ssize_t current_stride, n_neurons, n_steps, n;
-    double decay, threshold, drop;
-    if (!PyArg_ParseTuple(args, "KnKKnKKKKnnddd", &current_f32, &current_stride, &current_bf16,
+    PyObject *neuron_tuple;
+    Neuron neuron;
+    if (!PyArg_ParseTuple(args, "KnKKnKKKKnnO!", &current_f32, &current_stride, &current_bf16,
                           &bias, &n_neurons, &spikes_bf16, &weights, &pooled, &v, &n_steps, &n,
-                          &decay, &threshold, &drop))
+                          &PyTuple_Type, &neuron_tuple))
         return NULL;
+    int has_input = current_bf16 ? bias != 0 : current_f32 != 0;
+    int has_output = pooled ? weights != 0 : spikes_bf16 != 0;
+    if (!parse_neuron("lif_infer", neuron_tuple, &neuron) ||
+        !check_sizes("lif_infer", n_steps, n, has_input && has_output && v))
+        return NULL;
+    if (n_neurons <= 0 || n % n_neurons != 0)
+        return fail("lif_infer", "n must be a positive multiple of n_neurons"), NULL;
     Py_BEGIN_ALLOW_THREADS
-    infer_scan((const float *)(uintptr_t)current_f32, current_stride,
-               (const uint16_t *)(uintptr_t)current_bf16, (const float *)(uintptr_t)bias,
-               n_neurons, (uint16_t *)(uintptr_t)spikes_bf16, (const float *)(uintptr_t)weights,
-               (float *)(uintptr_t)pooled, (float *)(uintptr_t)v, n_steps, n, (float)decay,
-               (float)threshold, (float)drop);
+    infer_scan(POINTER(current_f32), current_stride, POINTER(current_bf16), POINTER(bias),
+               n_neurons, POINTER(spikes_bf16), POINTER(weights), POINTER(pooled), POINTER(v),
+               n_steps, n, &neuron);
     Py_END_ALLOW_THREADS
     Py_RETURN_NONE;
 }
@@ -486,21 +577,22 @@ static PyObject *lif_pooled(PyObject *self, PyObject *args)
 {
     unsigned long long current, weights, pooled, v;
     Py_ssize_t current_stride, n_steps, n;
-    double decay, threshold, drop;
+    PyObject *neuron_tuple;
+    Neuron neuron;
     int is_double;
-    if (!PyArg_ParseTuple(args, "KnKKKnndddp", &current, &current_stride, &weights, &pooled, &v,
-                          &n_steps, &n, &decay, &threshold, &drop, &is_double))
+    if (!PyArg_ParseTuple(args, "KnKKKnnO!p", &current, &current_stride, &weights, &pooled, &v,
+                          &n_steps, &n, &PyTuple_Type, &neuron_tuple, &is_double))
+        return NULL;
+    if (!parse_neuron("lif_pooled", neuron_tuple, &neuron) ||
+        !check_sizes("lif_pooled", n_steps, n, current && weights && pooled && v))
         return NULL;
     Py_BEGIN_ALLOW_THREADS
     if (is_double)
-        pooled_scan_double((const double *)(uintptr_t)current, current_stride,
-                           (const double *)(uintptr_t)weights, (double *)(uintptr_t)pooled,
-                           (double *)(uintptr_t)v, n_steps, n, decay, threshold, drop);
+        pooled_scan_double(POINTER(current), current_stride, POINTER(weights), POINTER(pooled),
+                           POINTER(v), n_steps, n, &neuron);
     else
-        pooled_scan_float((const float *)(uintptr_t)current, current_stride,
-                          (const float *)(uintptr_t)weights, (float *)(uintptr_t)pooled,
-                          (float *)(uintptr_t)v, n_steps, n, (float)decay, (float)threshold,
-                          (float)drop);
+        pooled_scan_float(POINTER(current), current_stride, POINTER(weights), POINTER(pooled),
+                          POINTER(v), n_steps, n, &neuron);
     Py_END_ALLOW_THREADS
     Py_RETURN_NONE;
 }
@@ -510,28 +602,31 @@ static PyObject *lif_event_infer(PyObject *self, PyObject *args)
 {
     unsigned long long x, sizes, weights, biases, readout, readout_bias, time_weights, out;
     Py_ssize_t n_rows, n_inputs, n_steps, n_layers, n_outputs;
-    double decay, threshold, drop;
+    PyObject *neuron_tuple;
+    Neuron neuron;
     int round_bf16, spike_readout, n_threads, widest_allowed = 0;
-    if (!PyArg_ParseTuple(args, "KnnnnKKKKKnKKdddppi|i", &x, &n_rows, &n_inputs, &n_steps,
+    if (!PyArg_ParseTuple(args, "KnnnnKKKKKnKKO!ppi|i", &x, &n_rows, &n_inputs, &n_steps,
                           &n_layers, &sizes, &weights, &biases, &readout, &readout_bias,
-                          &n_outputs, &time_weights, &out, &decay, &threshold, &drop, &round_bf16,
-                          &spike_readout, &n_threads, &widest_allowed))
+                          &n_outputs, &time_weights, &out, &PyTuple_Type, &neuron_tuple,
+                          &round_bf16, &spike_readout, &n_threads, &widest_allowed))
         return NULL;
-    if (n_layers < 1) {
-        PyErr_SetString(PyExc_ValueError, "lif_event_infer needs at least one hidden layer");
+    if (!parse_neuron("lif_event_infer", neuron_tuple, &neuron) ||
+        !check_sizes("lif_event_infer", n_steps, n_rows,
+                     x && sizes && weights && biases && readout && readout_bias && time_weights && out))
         return NULL;
-    }
+    if (n_layers < 1 || n_inputs < 1 || n_outputs < 1)
+        return fail("lif_event_infer", "needs at least one hidden layer, input and output"), NULL;
+    const int64_t *widths = POINTER(sizes);
+    for (Py_ssize_t l = 0; l < n_layers; l++)
+        if (widths[l] < 1)
+            return fail("lif_event_infer", "every hidden layer needs at least one neuron"), NULL;
     EventJob job = {
-        .x = (const float *)(uintptr_t)x, .n_rows = n_rows, .n_inputs = n_inputs,
+        .x = POINTER(x), .n_rows = n_rows, .n_inputs = n_inputs,
         .n_steps = n_steps, .n_layers = n_layers, .n_outputs = n_outputs,
-        .sizes = (const int64_t *)(uintptr_t)sizes,
-        .weights = (const void *const *)(uintptr_t)weights,
-        .biases = (const float *const *)(uintptr_t)biases,
-        .readout = (const float *)(uintptr_t)readout,
-        .readout_bias = (const float *)(uintptr_t)readout_bias,
-        .time_weights = (const float *)(uintptr_t)time_weights,
-        .out = (float *)(uintptr_t)out,
-        .decay = (float)decay, .threshold = (float)threshold, .drop = (float)drop,
+        .sizes = widths, .weights = POINTER(weights), .biases = POINTER(biases),
+        .readout = POINTER(readout), .readout_bias = POINTER(readout_bias),
+        .time_weights = POINTER(time_weights), .out = POINTER(out),
+        .neuron = neuron_float(&neuron),
         .round_bf16 = round_bf16, .spike_readout = spike_readout,
         .rows = event_kernel(widest_allowed),
     };
@@ -549,20 +644,22 @@ static PyObject *lif_backward(PyObject *self, PyObject *args)
 {
     unsigned long long membrane, grad_spikes, grad, carry;
     Py_ssize_t n_steps, n;
-    double decay, threshold, slope, reset_grad;
-    int code, summed, is_double;
-    if (!PyArg_ParseTuple(args, "KKKKnnddidppd", &membrane, &grad_spikes, &grad, &carry, &n_steps,
-                          &n, &decay, &threshold, &code, &slope, &summed, &is_double, &reset_grad))
+    PyObject *neuron_tuple;
+    Neuron neuron;
+    int summed, is_double;
+    if (!PyArg_ParseTuple(args, "KKKKnnO!pp", &membrane, &grad_spikes, &grad, &carry, &n_steps,
+                          &n, &PyTuple_Type, &neuron_tuple, &summed, &is_double))
+        return NULL;
+    if (!parse_neuron("lif_backward", neuron_tuple, &neuron) ||
+        !check_sizes("lif_backward", n_steps, n, membrane && grad_spikes && grad && carry))
         return NULL;
     Py_BEGIN_ALLOW_THREADS
     if (is_double)
-        backward_double((const double *)(uintptr_t)membrane, (const double *)(uintptr_t)grad_spikes,
-                        (double *)(uintptr_t)grad, (double *)(uintptr_t)carry, n_steps, n, decay,
-                        threshold, code, slope, summed, reset_grad);
+        backward_double(POINTER(membrane), POINTER(grad_spikes), POINTER(grad), POINTER(carry),
+                        n_steps, n, &neuron, summed);
     else
-        backward_float((const float *)(uintptr_t)membrane, (const float *)(uintptr_t)grad_spikes,
-                       (float *)(uintptr_t)grad, (float *)(uintptr_t)carry, n_steps, n, (float)decay,
-                       (float)threshold, code, (float)slope, summed, (float)reset_grad);
+        backward_float(POINTER(membrane), POINTER(grad_spikes), POINTER(grad), POINTER(carry),
+                       n_steps, n, &neuron, summed);
     Py_END_ALLOW_THREADS
     Py_RETURN_NONE;
 }
@@ -571,26 +668,25 @@ static PyMethodDef methods[] = {
 #if HAVE_EVENT_KERNEL
     {"lif_event_infer", lif_event_infer, METH_VARARGS,
      "lif_event_infer(x, n_rows, n_inputs, n_steps, n_layers, sizes, weights, biases, readout, "
-     "readout_bias, n_outputs, time_weights, out, decay, threshold, drop, round_bf16, "
-     "spike_readout, n_threads, widest_allowed=0): event-driven inference of whole rows, to "
-     "the time-averaged readout or the readout's spike counts; widest_allowed 1 stops at AVX2, "
-     "2 runs the portable kernel."},
+     "readout_bias, n_outputs, time_weights, out, neuron, round_bf16, spike_readout, n_threads, "
+     "widest_allowed=0): event-driven inference of whole rows, to the time-averaged readout or "
+     "the readout's spike counts; widest_allowed 1 stops at AVX2, 2 runs the portable kernel."},
 #endif
     {"lif_backward", lif_backward, METH_VARARGS,
-     "lif_backward(membrane, grad_spikes, grad, carry, n_steps, n, decay, threshold, code, "
-     "slope, summed, is_double, reset_grad): the LIF backward sweep on raw pointers."},
+     "lif_backward(membrane, grad_spikes, grad, carry, n_steps, n, neuron, summed, is_double): "
+     "the LIF backward sweep on raw pointers."},
     {"int8_digits", int8_digits, METH_VARARGS,
      "int8_digits(g, n, inv_scale, q0, q1, q2): three int8 digits of float32 g * inv_scale."},
     {"lif_infer", lif_infer, METH_VARARGS,
      "lif_infer(current_f32, current_stride, current_bf16, bias, n_neurons, spikes_bf16, "
-     "weights, pooled, v, n_steps, n, decay, threshold, drop): the inference scan between "
-     "bfloat16 matmuls (pointers that are 0 are unused)."},
+     "weights, pooled, v, n_steps, n, neuron): the inference scan between bfloat16 matmuls "
+     "(pointers that are 0 are unused)."},
     {"lif_pooled", lif_pooled, METH_VARARGS,
-     "lif_pooled(current, current_stride, weights, pooled, v, n_steps, n, decay, threshold, "
-     "drop, is_double): the LIF scan returning sum_t weights[t] * spikes[t]."},
+     "lif_pooled(current, current_stride, weights, pooled, v, n_steps, n, neuron, is_double): "
+     "the LIF scan returning sum_t weights[t] * spikes[t]."},
     {"lif_forward", lif_forward, METH_VARARGS,
      "lif_forward(current, current_stride, membrane, membrane_stride, spikes, v, n_steps, n, "
-     "decay, threshold, drop, is_double): the LIF forward scan on raw pointers."},
+     "neuron, is_double): the LIF forward scan on raw pointers."},
     {NULL, NULL, 0, NULL},
 };
 

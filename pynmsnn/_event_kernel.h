@@ -29,39 +29,38 @@ typedef uint8_t EK_NAME(bytev) __attribute__((vector_size(EK_LANES), aligned(1),
     ((floatv)((((wordv)(value)) + 0x7FFF + ((((wordv)(value)) >> 16) & 1)) & 0xFFFF0000u))
 
 /*
- * One step of n LIF neurons: leak, integrate, fire, reset; spikes (0 or 1) to
- * fired. With a bias, current is a product of spikes and weights: rounded to
- * bfloat16 first when round_bf16, then the bias is added. With pooled, the
+ * One step of n LIF neurons (the equations of _cscan.c, LIF_*), spikes (0 or 1)
+ * to fired. With a bias, current is a product of spikes and weights: rounded
+ * to bfloat16 first when round_bf16, then the bias is added. With pooled, the
  * spikes are also added to it with weight w (the readout's time average).
  */
 EK_TARGET static inline __attribute__((always_inline)) void EK_NAME(lif_step)(
     const float *restrict current, const float *restrict bias, int round_bf16, float *restrict v,
-    uint8_t *restrict fired, float *restrict pooled, float w, Py_ssize_t n, float decay,
-    float threshold, float drop)
+    uint8_t *restrict fired, float *restrict pooled, float w, Py_ssize_t n,
+    const Neuron_float *restrict neuron)
 {
+    const Neuron_float p = *neuron;
     Py_ssize_t j = 0;
     for (; j + EK_LANES <= n; j += EK_LANES) {
         floatv input = *(const floatv *)(current + j);
         if (bias != NULL)
             input = (round_bf16 ? ROUND_TO_BF16_V(input) : input) + *(const floatv *)(bias + j);
-        floatv value = input + decay * *(floatv *)(v + j);
-        intv spiked = (value > threshold) & 1; /* a comparison gives -1 or 0 */
+        floatv value = LIF_INTEGRATE(*(floatv *)(v + j), input, p);
+        intv spiked = LIF_FIRES(value, p) & 1; /* a vector comparison gives -1 or 0 */
         floatv spike = __builtin_convertvector(spiked, floatv);
-        *(floatv *)(v + j) = value - spike * drop;
+        *(floatv *)(v + j) = LIF_RESET(value, spike, p);
         *(bytev *)(fired + j) = __builtin_convertvector(spiked, bytev);
         if (pooled != NULL)
             *(floatv *)(pooled + j) += w * spike;
     }
     for (; j < n; j++) {
-        float input = current[j];
+        float input = current[j], value;
         if (bias != NULL)
             input = (round_bf16 ? round_to_bf16(input) : input) + bias[j];
-        float value = input + decay * v[j];
-        uint8_t spiked = value > threshold;
-        fired[j] = spiked;
-        v[j] = value - (float)spiked * drop;
+        float spike = lif_step_float(input, v + j, &value, &p);
+        fired[j] = (uint8_t)spike;
         if (pooled != NULL)
-            pooled[j] += w * (float)spiked;
+            pooled[j] += w * spike;
     }
 }
 
@@ -224,8 +223,7 @@ EK_TARGET static void EK_NAME(event_rows)(EventJob *job)
                 }
                 const int pools = l == last && !job->spike_readout;
                 EK_NAME(lif_step)(current, bias, job->round_bf16, v_layer, fired,
-                                  pools ? pooled : NULL, job->time_weights[t], n, job->decay,
-                                  job->threshold, job->drop);
+                                  pools ? pooled : NULL, job->time_weights[t], n, &job->neuron);
                 v_layer += n;
                 if (!pools)
                     n_active = EK_COMPACT(fired, active, n);
@@ -233,7 +231,7 @@ EK_TARGET static void EK_NAME(event_rows)(EventJob *job)
             if (job->spike_readout) { /* the readout fires too: out counts its spikes */
                 EK_NAME(row_sum)(job->readout, active, NULL, n_active, product, n_outputs);
                 EK_NAME(lif_step)(product, job->readout_bias, 0, v_layer, fired, out, 1.0f,
-                                  n_outputs, job->decay, job->threshold, job->drop);
+                                  n_outputs, &job->neuron);
             }
         }
         /* The membrane readout: its bias (times the weights' sum), then the pooled spikes' product. */

@@ -28,18 +28,10 @@ limits the sums.
 
 import torch
 
-try:  # built from _cscan.c; without it (no compiler, or no GCC 12 / clang) the dense path runs
-    from ._cscan import lif_event_infer
-except ImportError:  # pragma: no cover - a build without the kernel
-    lif_event_infer = None
+from . import _kernels
 
-__all__ = ["event_driven_pays", "event_forward", "event_inference_applies"]
+__all__ = ["MIN_ROWS_PER_THREAD", "event_driven_pays", "event_forward"]
 
-USE_EVENT_INFERENCE = True  # tests switch it off to compare with the dense path
-# The widest kernel allowed: "auto" (the CPU's widest), "avx2" or "portable";
-# tests run the narrower ones on a CPU that has the wider.
-KERNEL = "auto"
-_KERNEL_CODES = {"auto": 0, "avx2": 1, "portable": 2}
 # Fewer rows than this per thread cost more to start a thread for than they save.
 MIN_ROWS_PER_THREAD = 32
 # The firing rate of the layers feeding spike-fed layers at which the
@@ -49,18 +41,6 @@ MIN_ROWS_PER_THREAD = 32
 # Against float32 matmuls it is as fast or faster at every rate, even 0.84,
 # so no rate is checked there.
 BFLOAT16_BREAK_EVEN_RATE = 0.32
-
-
-def event_inference_applies(x, spike_matmul_dtype):
-    """Whether :func:`event_forward` can run on the constant current ``x``."""
-    return (
-        USE_EVENT_INFERENCE
-        and lif_event_infer is not None
-        and x.device.type == "cpu"
-        and x.dtype == torch.float32
-        and x.dim() == 2
-        and spike_matmul_dtype in (None, torch.bfloat16)
-    )
 
 
 def event_driven_pays(widths, rates, spike_matmul_dtype):
@@ -100,10 +80,8 @@ def event_driven_pays(widths, rates, spike_matmul_dtype):
     return rate <= BFLOAT16_BREAK_EVEN_RATE
 
 
-def event_forward(
-    hidden, output, x, time_weights, *, decay, threshold, drop, spike_matmul_dtype, spike_readout=False,
-    n_threads=None,
-):
+def event_forward(hidden, output, x, time_weights, neuron, *, spike_matmul_dtype, spike_readout=False,
+                  n_threads=None, kernel="auto"):
     """The network's output for rows ``x`` of constant current, event-driven.
 
     The time-averaged membrane of the leaky readout, or with ``spike_readout``
@@ -120,14 +98,16 @@ def event_forward(
     time_weights : torch.Tensor of shape (n_steps,)
         Weight of each step's spikes in the readout's time average
         (:func:`pynmsnn.neurons.readout_weights`).
-    decay, threshold, drop : float
-        LIF leak factor, threshold, and what a spike takes off the membrane.
+    neuron : pynmsnn.neurons.LIFParameters
+        The neurons of every layer.
     spike_matmul_dtype : torch.dtype or None
         bfloat16 to round as the dense path's bfloat16 matmuls do.
     spike_readout : bool, default=False
         Count the readout's spikes (``readout='spikes'``); its weights stay float32.
     n_threads : int, default=None
         Threads to split the rows over; None uses ``torch.get_num_threads()``.
+    kernel : {'auto', 'avx2', 'portable'}, default='auto'
+        The widest instruction set the kernel may use.
 
     Returns
     -------
@@ -138,8 +118,7 @@ def event_forward(
     def transposed(layer, round_weights):
         weight = layer.weight.detach()
         if round_weights:
-            weight = weight.to(torch.bfloat16)
-            return weight.t().contiguous()  # read as bfloat16: half the bytes
+            return weight.to(torch.bfloat16).t().contiguous()  # read as bfloat16: half the bytes
         return weight.to(torch.float32).t().contiguous()
 
     # weights[0] multiplies a current and stays float32, as in the dense path.
@@ -152,19 +131,11 @@ def event_forward(
     else:  # a dot product of the pooled spikes with each readout neuron's weights
         readout = output.weight.detach().to(torch.float32).contiguous()
         readout_bias = (output.bias.detach().to(torch.float32) * time_weights.sum()).contiguous()
-    sizes = torch.tensor([layer.out_features for layer in hidden], dtype=torch.int64)
-    weight_pointers = torch.tensor([w.data_ptr() for w in weights], dtype=torch.int64)
-    bias_pointers = torch.tensor([b.data_ptr() for b in biases], dtype=torch.int64)
     x = x.detach().contiguous()
-    n_rows, n_inputs = x.shape
-    out = torch.empty((n_rows, output.out_features), dtype=torch.float32)
     if n_threads is None:
         n_threads = torch.get_num_threads()
-    n_threads = max(1, min(int(n_threads), n_rows // MIN_ROWS_PER_THREAD))
-    lif_event_infer(
-        x.data_ptr(), n_rows, n_inputs, len(time_weights), len(hidden), sizes.data_ptr(),
-        weight_pointers.data_ptr(), bias_pointers.data_ptr(), readout.data_ptr(), readout_bias.data_ptr(),
-        output.out_features, time_weights.data_ptr(), out.data_ptr(),
-        float(decay), float(threshold), float(drop), low, spike_readout, n_threads, _KERNEL_CODES[KERNEL],
+    n_threads = max(1, min(int(n_threads), x.shape[0] // MIN_ROWS_PER_THREAD))
+    return _kernels.event_infer(
+        x, weights, biases, readout, readout_bias, time_weights, neuron, n_outputs=output.out_features,
+        round_bf16=low, spike_readout=spike_readout, n_threads=n_threads, kernel=kernel,
     )
-    return out

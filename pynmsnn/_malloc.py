@@ -13,8 +13,13 @@ blocks up to 32 MB come from the heap and up to ``trim_bytes`` of free heap is
 kept for reuse: the same settings as the environment variables
 ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_``. The resident set
 after a fit may then stay up to that much above what is in use; peak memory
-does not grow. It changes nothing on other C libraries or operating systems,
-and ``PYNMSNN_KEEP_FREED_MEMORY=0`` turns it off.
+does not grow. It changes nothing on other C libraries or operating systems.
+
+These thresholds belong to the whole process, and glibc cannot give back the
+settings it had, so pynmsnn changes them only when asked: with the environment
+variable ``PYNMSNN_KEEP_FREED_MEMORY=1`` set, fit and predict call
+:func:`keep_freed_memory`; :func:`pynmsnn.parallel.set_malloc_threshold` sets
+them once, by hand, for a process or a Dask worker.
 """
 
 import ctypes
@@ -66,7 +71,8 @@ def set_thresholds(mmap_bytes, trim_bytes):
 def keep_freed_memory(working_set_bytes=0):
     """Let glibc keep up to ``max(64 MB, 2 * working_set_bytes)`` of freed heap for reuse.
 
-    Called at the start of fit and predict. Thresholds only ever go up, so a
+    Called at the start of fit and predict; it acts only where the user asked
+    for it with ``PYNMSNN_KEEP_FREED_MEMORY=1``. Thresholds only ever go up, so a
     later call with a smaller working set changes nothing.
 
     Parameters
@@ -78,7 +84,7 @@ def keep_freed_memory(working_set_bytes=0):
     -------
     trim_bytes : int
         The trim threshold now in effect from this module; 0 where nothing was
-        changed (not glibc, or turned off by ``PYNMSNN_KEEP_FREED_MEMORY=0``).
+        changed (not asked for, or not glibc).
 
     Examples
     --------
@@ -87,7 +93,7 @@ def keep_freed_memory(working_set_bytes=0):
     >>> trim_bytes == 0 or trim_bytes >= 64 * 2**20
     True
     """
-    if os.environ.get("PYNMSNN_KEEP_FREED_MEMORY", "1") == "0":
+    if os.environ.get("PYNMSNN_KEEP_FREED_MEMORY", "0") != "1":
         return 0
     wanted = min(max(MIN_TRIM_BYTES, 2 * int(working_set_bytes)), 2**31 - 1)
     if wanted > _trim_bytes and not set_thresholds(MMAP_THRESHOLD_BYTES, wanted):

@@ -95,7 +95,7 @@ def _spike_counts(estimator, X):
     """Spikes per neuron summed over rows and steps, per layer; input events; rows."""
     inputs = estimator._prepare_X_fitted(X)
     module = estimator.module_
-    estimator._set_compute_path()
+    engine = estimator._choose_engine(None, training=False)
     module.eval()
     widths = [layer.out_features for layer in module.layers]
     rows = max(1, _CHUNK_VALUES // (module.n_steps * max(widths + [inputs.shape[1]])))
@@ -104,7 +104,7 @@ def _spike_counts(estimator, X):
     with torch.inference_mode():
         for start in range(0, inputs.shape[0], rows):
             chunk = torch.as_tensor(inputs[start : start + rows], dtype=torch.float32, device=estimator._device)
-            record = module.forward_reference(chunk, record=True)
+            record = module.forward_reference(chunk, record=True, engine=engine)
             input_events += float(record.input.sum())
             for count, spikes in zip(counts, record.spikes):
                 count += spikes.sum((0, 1)).double().cpu().numpy()
@@ -302,10 +302,10 @@ def hidden_rates(estimator, inputs):
     module = estimator.module_
     was_training = module.training
     module.eval()
-    estimator._set_compute_path()
+    engine = estimator._choose_engine(None, training=False)
     with torch.inference_mode():
         rows = torch.as_tensor(inputs, dtype=torch.float32, device=estimator._device)
-        _, rates = module.forward_with_rates(rows)
+        _, rates = module.forward_with_rates(rows, engine=engine)
     module.train(was_training)
     return rates.double().cpu().numpy()
 
@@ -386,36 +386,8 @@ def calibrate_firing(estimator, inputs, rate=None, n_iter=30):
     rate = getattr(estimator, "init_firing_rate", None) if rate is None else rate
     if rate is None:
         return []
-    module = estimator.module_
-    was_training = module.training
-    module.eval()  # the predict-time (expected) input: calibrate on what the data looks like
     rows = torch.as_tensor(_sample_rows(inputs), dtype=torch.float32, device=estimator._device)
-    activity, constant = module._input_drive(rows, None)
-    spike_input = module._spike_input(0, constant)
-    reached = []
-    for layer in module.hidden:
-        current = module._linear(layer, activity, spike_input)
-        shift = _rate_shift(module, current, constant, rate, n_iter)
-        layer.bias += shift
-        activity = module._lif(current + shift, constant)
-        reached.append(float(activity.mean()))
-        constant, spike_input = False, True
-    module.train(was_training)
-    return reached
-
-
-def _rate_shift(module, current, constant, rate, n_iter):
-    """Per-neuron current shift whose firing rate is closest to ``rate`` (bisection)."""
-    reach = current.abs().amax() + 2.0 * (module.threshold + module.refractory_penalty) + 1.0
-    low = torch.full(current.shape[-1:], -float(reach), device=current.device)
-    high = -low  # below `low` nothing fires; above `high` everything fires every step
-    for _ in range(n_iter):
-        middle = (low + high) / 2
-        spikes = module._lif(current + middle, constant)
-        too_fast = spikes.reshape(-1, spikes.shape[-1]).mean(0) > rate
-        high = torch.where(too_fast, middle, high)
-        low = torch.where(too_fast, low, middle)
-    return (low + high) / 2
+    return estimator.module_.calibrate_firing(rows, rate, n_iter)
 
 
 # ------------------------------------------------------------------- figure

@@ -20,7 +20,7 @@ are deterministic and one row's answer does not depend on the other rows.
 
 import torch
 
-__all__ = ["BINARY_ENCODERS", "ENCODERS", "encode", "mean_current"]
+__all__ = ["BINARY_ENCODERS", "ENCODERS", "constant_current_encoders", "encode", "mean_current"]
 
 ENCODERS = ("current", "latency", "noisy", "poisson")
 BINARY_ENCODERS = ("latency", "poisson")  # their output is spikes, 0 or 1
@@ -104,3 +104,8 @@ def mean_current(x, name):
     if scale is None:
         return None
     return x if scale == 1.0 else x * scale
+
+
+def constant_current_encoders():
+    """The encoders whose input at inference is a constant current (:func:`mean_current`)."""
+    return tuple(sorted(_MEAN_SCALE))

@@ -28,14 +28,21 @@ _SHARED_PARAMETERS = """\
         Membrane potential at which a neuron fires.
 
     refractory_penalty : float, default=0.0
-        Extra amount, beyond the threshold, taken off the membrane when a neuron
-        fires; it holds the neuron below rest for a while (its refractory period).
+        How far below rest a spike leaves the membrane, beyond the reset; it
+        holds the neuron below rest for a while (its refractory period).
+
+    reset : {'subtract', 'zero'}, default='subtract'
+        What a spike does to the membrane: 'subtract' takes the threshold (and
+        the penalty) off and keeps the excess; 'zero' sets it to
+        ``-refractory_penalty``, as NIR's LIF neuron and the neuromorphic
+        chips that read NIR do, so such a model exports exactly
+        (:func:`pynmsnn.nir_export.to_nir`) at any decay.
 
     surrogate : {'fast_sigmoid', 'atan', 'triangle', 'sigmoid'}, default='fast_sigmoid'
         Derivative used for the spike in backpropagation.
 
     detach_reset : bool, default=False
-        Leave the reset (the threshold taken off after a spike) out of the
+        Leave the reset (what a spike takes off the membrane) out of the
         gradient, as snnTorch does by default. By default the gradient flows
         through it too, which learned as well or better in the benchmarks
         (``benchmarks/bench_defaults.py``, ``benchmarks/bench_engine.py``).
@@ -192,6 +199,7 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
         decay=0.9,
         threshold=1.0,
         refractory_penalty=0.0,
+        reset="subtract",
         surrogate="fast_sigmoid",
         detach_reset=False,
         encoder="current",
@@ -218,6 +226,7 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
         self.decay = decay
         self.threshold = threshold
         self.refractory_penalty = refractory_penalty
+        self.reset = reset
         self.surrogate = surrogate
         self.detach_reset = detach_reset
         self.encoder = encoder
@@ -476,6 +485,7 @@ class SNNRegressor(RegressorMixin, BaseSNN):
         decay=0.9,
         threshold=1.0,
         refractory_penalty=0.0,
+        reset="subtract",
         surrogate="fast_sigmoid",
         detach_reset=False,
         encoder="current",
@@ -501,6 +511,7 @@ class SNNRegressor(RegressorMixin, BaseSNN):
         self.decay = decay
         self.threshold = threshold
         self.refractory_penalty = refractory_penalty
+        self.reset = reset
         self.surrogate = surrogate
         self.detach_reset = detach_reset
         self.encoder = encoder

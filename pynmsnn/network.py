@@ -14,16 +14,18 @@ hidden layer.
 * the readout's time average is linear, so spikes are averaged over time with
   the readout's leak weights first, then multiplied once by the readout matrix.
 
-At inference on a CPU (no autograd, a constant-current input) the forward pass runs event-driven instead, a row at a time in C: a
-layer fed by spikes sums only the weights of the neurons that fired
-(:mod:`pynmsnn._events`).
+Which backend runs is an :class:`pynmsnn._engine.Engine`, chosen once per call
+(:func:`pynmsnn._engine.choose_engine`) and handed to :meth:`SpikingNetwork.forward`.
+Without autograd, an engine with ``inference='event'`` runs the forward pass a
+row at a time in C: a layer fed by spikes sums only the weights of the neurons
+that fired (:mod:`pynmsnn._events`).
 
 :meth:`SpikingNetwork.forward_reference` runs the same network step by step
 through autograd; it is the reference the fast path is tested against and what
 records spikes and membranes for inspection.
 """
 
-import functools
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -31,18 +33,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._cpu import cpu_has_int8_dot
-from ._events import event_forward, event_inference_applies
+from . import _kernels
+from ._engine import choose_engine
+from ._events import event_forward
 from .encoders import BINARY_ENCODERS, encode, mean_current
-from .neurons import c_inference_applies, lif_infer_bf16, lif_pooled, lif_scan, readout_weights
-from .surrogate import spike
+from .neurons import LIFParameters, lif_infer_bf16, lif_pooled, lif_scan, lif_step, readout_weights
 
-try:  # the int8 digit split of _cscan.c; without it weight gradients use a float32 matmul
-    from ._cscan import int8_digits
-except ImportError:  # pragma: no cover - a build without a C compiler
-    int8_digits = None
-
-USE_INTEGER_WEIGHT_GRAD = True  # tests switch it off to compare with the float32 matmul
 # The integer sums of the three digits stay exact in float32 below 2^24.
 _MAX_INTEGER_ROWS = 2**24 // 127
 
@@ -102,7 +98,7 @@ class SpikeRecord:
         )
 
 
-def spike_weight_grad(grad, spikes):
+def spike_weight_grad(grad, spikes, integer=False):
     """``grad.T @ spikes`` for spikes of 0 and 1, at float32 precision.
 
     A float32 matmul is several times slower on a CPU than an integer one. As
@@ -118,6 +114,10 @@ def spike_weight_grad(grad, spikes):
         The gradient of the layer's output.
     spikes : torch.Tensor of shape (n_rows, n_in)
         The layer's input, 0 or 1.
+    integer : bool, default=False
+        Use the int8 digits where they apply (float32 on the CPU, the C kernel
+        built, and ``torch._int_mm`` on a CPU with int8 dot products, as
+        :func:`pynmsnn._engine.choose_engine` checks); False is the float32 matmul.
 
     Returns
     -------
@@ -129,11 +129,12 @@ def spike_weight_grad(grad, spikes):
     >>> from pynmsnn.network import spike_weight_grad
     >>> grad = torch.tensor([[0.5, -1.0], [0.25, 2.0], [1.0, 0.0]])
     >>> spikes = torch.tensor([[1.0], [1.0], [0.0]])
-    >>> spike_weight_grad(grad, spikes)
+    >>> spike_weight_grad(grad, spikes, integer=True)
     tensor([[0.7500],
             [1.0000]])
     """
-    if not _integer_weight_grad_applies(grad):
+    if not (integer and _kernels.HAVE_C_SCAN and grad.device.type == "cpu" and grad.dtype == torch.float32
+            and grad.shape[0] <= _MAX_INTEGER_ROWS):
         return grad.T @ spikes.to(grad.dtype)
     grad = grad.contiguous()
     low, high = torch.aminmax(grad)
@@ -143,38 +144,12 @@ def spike_weight_grad(grad, spikes):
     if peak == 0.0:
         return grad.new_zeros((grad.shape[1], spikes.shape[1]))
     digits = torch.empty((3, *grad.shape), dtype=torch.int8)
-    int8_digits(grad.data_ptr(), grad.numel(), 127.0 / peak, *(d.data_ptr() for d in digits))
+    _kernels.int8_digits(grad, digits, 127.0 / peak)
     spikes = spikes.to(torch.int8)
     total = torch._int_mm(digits[0].T, spikes).to(torch.float32)
     total.add_(torch._int_mm(digits[1].T, spikes).to(torch.float32), alpha=1 / 128)
     total.add_(torch._int_mm(digits[2].T, spikes).to(torch.float32), alpha=1 / 128**2)
     return total.mul_(peak / 127.0)
-
-
-def _integer_weight_grad_applies(grad):
-    """Float32 on a CPU with int8 dot products, the C digits built, and sums that stay exact."""
-    return (
-        USE_INTEGER_WEIGHT_GRAD
-        and int8_digits is not None
-        and grad.device.type == "cpu"
-        and grad.dtype == torch.float32
-        and grad.shape[0] <= _MAX_INTEGER_ROWS
-        and cpu_has_int8_dot()
-        and _cpu_int_mm_works()
-    )
-
-
-@functools.lru_cache(maxsize=1)
-def _cpu_int_mm_works():
-    """Whether this torch multiplies int8 matrices of any shape on the CPU (older ones cannot)."""
-    if not hasattr(torch, "_int_mm"):
-        return False
-    left, right = torch.ones((17, 33), dtype=torch.int8), torch.ones((33, 9), dtype=torch.int8)
-    try:
-        product = torch._int_mm(left, right)
-    except RuntimeError:
-        return False
-    return bool((product == 33).all())
 
 
 class _LowPrecisionSpikeLinear(torch.autograd.Function):
@@ -188,10 +163,10 @@ class _LowPrecisionSpikeLinear(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, spikes, weight, bias, low):
+    def forward(ctx, spikes, weight, bias, low, integer):
         low_weight = weight.to(low)  # kept for the input gradient, not cast again there
         ctx.save_for_backward(spikes, low_weight)
-        ctx.low = low
+        ctx.low, ctx.integer = low, integer
         # Widen, then add in place: a mixed-dtype add would be one pass but runs
         # several times slower than the two.
         return F.linear(spikes.to(low), low_weight).to(spikes.dtype).add_(bias.to(spikes.dtype))
@@ -204,10 +179,10 @@ class _LowPrecisionSpikeLinear(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             grad_spikes = (grad_out.to(ctx.low) @ low_weight).to(grad_out.dtype)
         if ctx.needs_input_grad[1]:
-            grad_weight = spike_weight_grad(flat_grad, spikes.reshape(-1, spikes.shape[-1]))
+            grad_weight = spike_weight_grad(flat_grad, spikes.reshape(-1, spikes.shape[-1]), ctx.integer)
         if ctx.needs_input_grad[2]:
             grad_bias = flat_grad.sum(0)
-        return grad_spikes, grad_weight, grad_bias, None
+        return grad_spikes, grad_weight, grad_bias, None, None
 
 
 class SpikingNetwork(nn.Module):
@@ -223,27 +198,13 @@ class SpikingNetwork(nn.Module):
         Number of readout neurons.
     n_steps : int, default=25
         Time steps per sample.
-    decay : float, default=0.9
-        Membrane leak factor per step.
-    threshold : float, default=1.0
-        Firing threshold.
-    refractory_penalty : float, default=0.0
-        Extra drop of the membrane after a spike.
-    surrogate : str, default='fast_sigmoid'
-        Surrogate derivative of the spike.
+    neuron : pynmsnn.neurons.LIFParameters, default=None
+        The neurons of every layer (decay, threshold, refractory penalty,
+        reset, surrogate); None takes ``LIFParameters()``.
     encoder : str, default='current'
         How a row becomes ``n_steps`` of input (see :mod:`pynmsnn.encoders`).
     readout : {'membrane', 'spikes'}, default='membrane'
         Average the readout membrane over time, or count readout spikes.
-    detach_reset : bool, default=False
-        Leave the reset out of the gradient (see :mod:`pynmsnn.neurons`).
-    spike_matmul_dtype : torch.dtype, default=None
-        Dtype of the hidden layers' matmuls whose input is spikes
-        (``torch.bfloat16`` is several times faster on CPUs with native bf16);
-        None keeps the input's. The readout always uses the input's dtype.
-    event_driven : bool, default=True
-        Run inference event-driven where it applies (:mod:`pynmsnn._events`);
-        False keeps the dense path.
     generator : torch.Generator, default=None
         Source of randomness for the initial weights.
 
@@ -256,24 +217,8 @@ class SpikingNetwork(nn.Module):
     torch.Size([2, 3])
     """
 
-    def __init__(
-        self,
-        n_inputs,
-        hidden_layer_sizes,
-        n_outputs,
-        *,
-        n_steps=25,
-        decay=0.9,
-        threshold=1.0,
-        refractory_penalty=0.0,
-        surrogate="fast_sigmoid",
-        encoder="current",
-        readout="membrane",
-        detach_reset=False,
-        spike_matmul_dtype=None,
-        event_driven=True,
-        generator=None,
-    ):
+    def __init__(self, n_inputs, hidden_layer_sizes, n_outputs, *, n_steps=25, neuron=None, encoder="current",
+                 readout="membrane", generator=None):
         super().__init__()
         sizes = [int(n_inputs), *(int(h) for h in hidden_layer_sizes)]
         # skip_init: the weights are drawn from `generator` below, so building the
@@ -283,15 +228,9 @@ class SpikingNetwork(nn.Module):
         )
         self.output = nn.utils.skip_init(nn.Linear, sizes[-1], int(n_outputs))
         self.n_steps = int(n_steps)
-        self.decay = float(decay)
-        self.threshold = float(threshold)
-        self.refractory_penalty = float(refractory_penalty)
-        self.surrogate = surrogate
+        self.neuron = LIFParameters() if neuron is None else neuron
         self.encoder = encoder
         self.readout = readout
-        self.detach_reset = bool(detach_reset)
-        self.spike_matmul_dtype = spike_matmul_dtype
-        self.event_driven = bool(event_driven)
         self.reset_parameters(generator)
 
     @property
@@ -307,6 +246,43 @@ class SpikingNetwork(nn.Module):
             layer.weight.uniform_(-bound, bound, generator=generator)
             layer.bias.uniform_(-bound, bound, generator=generator)
 
+    def get_config(self):
+        """The arguments that rebuild this network, as plain values (no weights).
+
+        Examples
+        --------
+        >>> from pynmsnn.network import SpikingNetwork
+        >>> config = SpikingNetwork(4, (8,), 3, n_steps=5).get_config()
+        >>> config["hidden_layer_sizes"], config["reset"]
+        ([8], 'subtract')
+        """
+        neuron = self.neuron
+        return {
+            "n_inputs": self.layers[0].in_features,
+            "hidden_layer_sizes": [layer.out_features for layer in self.hidden],
+            "n_outputs": self.output.out_features,
+            "n_steps": self.n_steps,
+            "encoder": self.encoder,
+            "readout": self.readout,
+            **{f.name: getattr(neuron, f.name) for f in dataclasses.fields(neuron)},
+        }
+
+    @classmethod
+    def from_config(cls, config, state_dict=None):
+        """A network from :meth:`get_config`'s values, with ``state_dict``'s weights when given."""
+        config = dict(config)
+        neuron_fields = {f.name for f in dataclasses.fields(LIFParameters)}
+        neuron = LIFParameters(**{name: config.pop(name) for name in neuron_fields if name in config})
+        # A fixed generator: building the module must not draw from torch's global random state.
+        module = cls(
+            config.pop("n_inputs"), config.pop("hidden_layer_sizes"), config.pop("n_outputs"), neuron=neuron,
+            generator=torch.Generator().manual_seed(0), **config,
+        )
+        if state_dict is not None:
+            module.load_state_dict(state_dict, strict=True)
+        return module
+
+    # ---------------------------------------------------------------- input
     def _input_drive(self, x, generator):
         """The encoded input: ``(constant current, True)`` or ``(sequence, False)``."""
         if self.encoder == "current" or not self.training:
@@ -315,43 +291,62 @@ class SpikingNetwork(nn.Module):
                 return constant, True
         return encode(x, self.n_steps, self.encoder, generator), False
 
-    def _linear(self, layer, activity, spike_input=False):
+    def _first_layer_takes_spikes(self, constant):
+        """Whether the first hidden layer receives spikes (0/1) rather than currents."""
+        return not constant and self.encoder in BINARY_ENCODERS
+
+    def _linear(self, layer, activity, engine, spike_input=False):
         """``layer(activity)`` in the dtype of the activity (float64 in some tests).
 
-        When the input is spikes and ``spike_matmul_dtype`` is set (bfloat16), the
-        matmul runs in that dtype: spikes (0 or 1) are exact in it, only the
-        weights are rounded, and the products are summed in float32.
+        When the input is spikes and the engine's ``spike_matmul_dtype`` is set
+        (bfloat16), the matmul runs in that dtype: spikes (0 or 1) are exact in
+        it, only the weights are rounded, and the products are summed in float32.
         """
-        dtype = activity.dtype
-        bias = layer.bias.to(dtype)
-        low = self.spike_matmul_dtype
+        low = engine.spike_matmul_dtype
         if spike_input and low is not None:
-            return _LowPrecisionSpikeLinear.apply(activity, layer.weight, layer.bias, low)
-        return F.linear(activity, layer.weight.to(dtype), bias)
+            return _LowPrecisionSpikeLinear.apply(activity, layer.weight, layer.bias, low, engine.integer_weight_grad)
+        dtype = activity.dtype
+        return F.linear(activity, layer.weight.to(dtype), layer.bias.to(dtype))
 
-    def _spike_input(self, layer_index, constant):
-        """Whether layer ``layer_index`` receives spikes (0/1) rather than currents."""
-        return layer_index > 0 or (not constant and self.encoder in BINARY_ENCODERS)
-
-    def _lif(self, current, constant=False):
+    def _lif(self, current, constant, engine):
         """Spikes of LIF neurons driven by ``current`` (constant over time or not)."""
-        n_steps = self.n_steps if constant else None
-        return lif_scan(
-            current, self.decay, self.threshold, self.refractory_penalty, self.surrogate, n_steps, self.detach_reset
-        )
+        return lif_scan(current, self.neuron, self.n_steps if constant else None, backend=engine.scan)
 
     def _over_time(self, tensor):
         return tensor.unsqueeze(0).expand(self.n_steps, *tensor.shape)
 
-    def forward(self, x, generator=None):
+    def _readout_weights(self, like):
+        return readout_weights(self.n_steps, self.neuron.decay, like.dtype, like.device)
+
+    # ------------------------------------------------------------- forward
+    def forward(self, x, generator=None, engine=None):
         """Output for rows ``x`` of shape (n_samples, n_inputs), scaled to [0, 1].
 
-        The computation runs in the dtype of ``x``.
-        """
-        return self._forward(x, generator)
+        The computation runs in the dtype of ``x``. With autograd (a parameter
+        or ``x`` requires a gradient) the training path runs; without, the
+        inference path the ``engine`` names.
 
-    def forward_with_rates(self, x, generator=None):
-        """The output and the mean firing rate of each hidden layer.
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, n_inputs)
+        generator : torch.Generator, default=None
+            Randomness of a random encoder in training mode.
+        engine : pynmsnn._engine.Engine, default=None
+            The backend; None chooses one for ``x`` (float32 matmuls).
+        """
+        if self._needs_graph(x):
+            if engine is None:
+                engine = choose_engine(self, x, training=True)
+            return self._forward_train(x, generator, engine)
+        if engine is None:
+            engine = choose_engine(self, x, training=False)
+        return self._infer(x, engine)
+
+    def _needs_graph(self, x):
+        return torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters()))
+
+    def forward_with_rates(self, x, generator=None, engine=None):
+        """The output and the mean firing rate of each hidden layer (training path).
 
         Returns
         -------
@@ -362,108 +357,78 @@ class SpikingNetwork(nn.Module):
             ``x``; differentiable through the surrogate, so a loss may
             penalise it.
         """
+        if engine is None:
+            engine = choose_engine(self, x, training=True)
         rates = []
-        output = self._forward(x, generator, rates)
+        output = self._forward_train(x, generator, engine, rates)
         return output, torch.stack(rates) if rates else output.new_zeros(0)
 
-    def _forward(self, x, generator=None, rates=None):
-        """The fast path; appends each hidden layer's mean rate to ``rates`` when a list."""
+    def _forward_train(self, x, generator, engine, rates=None):
+        """The training path, a layer at a time; appends each hidden layer's mean rate to ``rates``."""
         activity, constant = self._input_drive(x, generator)
-        if constant and self._runs_event_driven(activity, rates):
-            return self._event_forward(activity)
-        spike_input = self._spike_input(0, constant)
-        weights = readout_weights(self.n_steps, self.decay, activity.dtype, activity.device)
-        for i, layer in enumerate(self.hidden):
+        spike_input = self._first_layer_takes_spikes(constant)
+        for layer in self.hidden:
             # One matmul for all steps, or a single one for a constant current.
-            current = self._linear(layer, activity, spike_input)
-            if self._pools_in_scan(i, current, rates):
-                return self._readout(lif_pooled(
-                    current, self.decay, self.threshold, self.refractory_penalty, weights,
-                    self.n_steps if constant else None,
-                ), weights)
-            if self._infers_between_bf16_matmuls(current, rates):
-                return self._forward_between_bf16_matmuls(i, current, constant, weights)
-            activity = self._lif(current, constant)
+            activity = self._lif(self._linear(layer, activity, engine, spike_input), constant, engine)
             if rates is not None:
                 rates.append(activity.mean())
             constant, spike_input = False, True
+        weights = self._readout_weights(activity)
         if self.readout == "spikes":
-            current = self._linear(self.output, activity)  # the readout stays exact
-            return self._lif(current, constant).sum(0)
+            current = self._linear(self.output, activity, engine)  # the readout stays exact
+            return self._lif(current, constant, engine).sum(0)
         if constant:
             pooled = activity * weights.sum()
         else:
             pooled = (weights @ activity.reshape(self.n_steps, -1)).reshape(activity.shape[1:])
         return self._readout(pooled, weights)
 
-    def _needs_only_the_output(self, current, rates):
-        """Inference with the membrane readout: no autograd graph and no firing rates wanted."""
-        needs_grad = torch.is_grad_enabled() and current.requires_grad
-        return self.readout == "membrane" and rates is None and not needs_grad
+    def _infer(self, x, engine):
+        """The inference path the engine names (no autograd)."""
+        activity, constant = self._input_drive(x, None)
+        if engine.inference == "event":
+            if not constant:
+                raise ValueError(f"encoder={self.encoder!r} has no constant current: it cannot run event-driven.")
+            return event_forward(
+                self.hidden, self.output, activity, self._readout_weights(activity), self.neuron,
+                spike_matmul_dtype=engine.spike_matmul_dtype, spike_readout=self.readout == "spikes",
+                kernel=engine.event_kernel,
+            )
+        if self.readout == "spikes" or not self.hidden:
+            return self._forward_train(x, None, engine)
+        return self._infer_dense(activity, constant, engine)
 
-    def infers_event_driven(self, x):
-        """Whether :meth:`forward` of rows like ``x``, without autograd, runs a row at a time in C.
+    def _infer_dense(self, activity, constant, engine):
+        """Matmuls and scans, the last hidden layer's spikes pooled over time inside its scan.
 
-        Each row's output is then independent of the other rows computed with it.
+        With bfloat16 spike matmuls and the C scan, each scan writes its spikes
+        as the next matmul takes them and reads its product as that matmul
+        gives it (:func:`pynmsnn.neurons.lif_infer_bf16`): the same numbers,
+        two passes over memory fewer per layer.
         """
-        with torch.no_grad():
-            activity, constant = self._input_drive(x[:1], None)
-            return constant and self._runs_event_driven(activity, None)
-
-    def _runs_event_driven(self, current, rates):
-        """Whether inference can run a row at a time in C (:mod:`pynmsnn._events`).
-
-        ``event_driven`` is on, only the output is wanted, the input is a
-        constant current on a CPU, and there is a hidden layer (either readout).
-        """
-        needs_grad = torch.is_grad_enabled() and (
-            current.requires_grad or any(p.requires_grad for p in self.parameters())
+        weights = self._readout_weights(activity)
+        between_bf16 = (
+            engine.spike_matmul_dtype == torch.bfloat16 and engine.scan == "c" and activity.dtype == torch.float32
         )
-        return (
-            getattr(self, "event_driven", True)  # a module pickled before the attribute existed
-            and len(self.hidden) > 0
-            and rates is None
-            and not needs_grad
-            and event_inference_applies(current, self.spike_matmul_dtype)
-        )
+        spike_input = self._first_layer_takes_spikes(constant)
+        for i, layer in enumerate(self.hidden):
+            current = self._linear(layer, activity, engine, spike_input)
+            if between_bf16:
+                return self._infer_between_bf16_matmuls(i, current, constant, weights)
+            if i == len(self.hidden) - 1:
+                n_steps = self.n_steps if constant else None
+                return self._readout(lif_pooled(current, self.neuron, weights, n_steps, engine.scan), weights)
+            activity = self._lif(current, constant, engine)
+            constant, spike_input = False, True
 
-    def _event_forward(self, current):
-        """The output for a constant ``current``, event-driven (:func:`pynmsnn._events.event_forward`)."""
-        return event_forward(
-            self.hidden, self.output, current, readout_weights(self.n_steps, self.decay),
-            decay=self.decay, threshold=self.threshold, drop=self.threshold + self.refractory_penalty,
-            spike_matmul_dtype=self.spike_matmul_dtype, spike_readout=self.readout == "spikes",
-        )
-
-    def _pools_in_scan(self, layer_index, current, rates):
-        """Whether the last hidden layer can hand the readout its pooled spikes directly.
-
-        At inference with the membrane readout, only the weighted sum of the last
-        hidden layer's spikes over time is needed (:func:`lif_pooled`).
-        """
-        return layer_index == len(self.hidden) - 1 and self._needs_only_the_output(current, rates)
-
-    def _infers_between_bf16_matmuls(self, current, rates):
-        """Whether inference can keep the spikes in bfloat16 from here on (CPU, C scan).
-
-        At inference with the membrane readout and bfloat16 spike matmuls, each
-        scan can write the spikes as the next matmul takes them and read its
-        product as that matmul gives it (:func:`lif_infer_bf16`): the same
-        numbers, two passes over memory fewer per layer.
-        """
-        return (
-            self.spike_matmul_dtype == torch.bfloat16 and self._needs_only_the_output(current, rates)
-            and c_inference_applies(current)
-        )
-
-    def _forward_between_bf16_matmuls(self, layer_index, current, constant, weights):
+    def _infer_between_bf16_matmuls(self, layer_index, current, constant, weights):
         """The rest of the forward pass from the float32 ``current`` of hidden layer ``layer_index``."""
-        bias, low = None, self.spike_matmul_dtype
+        bias, low = None, torch.bfloat16
         for i in range(layer_index, len(self.hidden)):
             is_last = i == len(self.hidden) - 1
             out = lif_infer_bf16(
-                current, self.decay, self.threshold, self.refractory_penalty,
-                n_steps=self.n_steps if constant else None, bias=bias, weights=weights if is_last else None,
+                current, self.neuron, n_steps=self.n_steps if constant else None, bias=bias,
+                weights=weights if is_last else None,
             )
             if is_last:
                 return self._readout(out, weights)
@@ -475,8 +440,61 @@ class SpikingNetwork(nn.Module):
         weight, bias = self.output.weight.to(pooled.dtype), self.output.bias.to(pooled.dtype)
         return F.linear(pooled, weight, bias * weights.sum())
 
-    def forward_reference(self, x, generator=None, record=False):
-        """The same output computed step by step through autograd.
+    # --------------------------------------------------------- calibration
+    @torch.no_grad()
+    def calibrate_firing(self, x, rate, n_iter=30):
+        """Shift each hidden neuron's bias so that it fires at about ``rate`` on rows ``x``.
+
+        Layer by layer, on the predict-time (expected) input, a bisection over
+        a per-neuron shift of the current finds the shift whose firing rate
+        (spikes per step, over the rows and steps) is closest to ``rate``.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, n_inputs)
+            Scaled rows.
+        rate : float in (0, 1)
+            Target spikes per neuron per step.
+        n_iter : int, default=30
+            Bisection steps.
+
+        Returns
+        -------
+        list of float
+            Mean firing rate of each hidden layer after calibration.
+        """
+        was_training = self.training
+        self.eval()
+        engine = choose_engine(self, x, training=False)
+        activity, constant = self._input_drive(x, None)
+        spike_input = self._first_layer_takes_spikes(constant)
+        reached = []
+        for layer in self.hidden:
+            current = self._linear(layer, activity, engine, spike_input)
+            shift = self._rate_shift(current, constant, rate, n_iter, engine)
+            layer.bias += shift
+            activity = self._lif(current + shift, constant, engine)
+            reached.append(float(activity.mean()))
+            constant, spike_input = False, True
+        self.train(was_training)
+        return reached
+
+    def _rate_shift(self, current, constant, rate, n_iter, engine):
+        """Per-neuron current shift whose firing rate is closest to ``rate`` (bisection)."""
+        reach = current.abs().amax() + 2.0 * (self.neuron.threshold + self.neuron.refractory_penalty) + 1.0
+        low = torch.full(current.shape[-1:], -float(reach), device=current.device)
+        high = -low  # below `low` nothing fires; above `high` everything fires every step
+        for _ in range(n_iter):
+            middle = (low + high) / 2
+            spikes = self._lif(current + middle, constant, engine)
+            too_fast = spikes.reshape(-1, spikes.shape[-1]).mean(0) > rate
+            high = torch.where(too_fast, middle, high)
+            low = torch.where(too_fast, low, middle)
+        return (low + high) / 2
+
+    # ----------------------------------------------------------- reference
+    def forward_reference(self, x, generator=None, record=False, engine=None):
+        """The same output computed step by step through autograd, with :func:`pynmsnn.neurons.lif_step`.
 
         Parameters
         ----------
@@ -486,16 +504,19 @@ class SpikingNetwork(nn.Module):
             Randomness for a random encoder (training mode only).
         record : bool, default=False
             Return a :class:`SpikeRecord` instead of the output alone.
+        engine : pynmsnn._engine.Engine, default=None
+            Only its ``spike_matmul_dtype`` matters here (the matmuls' precision).
         """
+        if engine is None:
+            engine = choose_engine(self, x, training=True)
         activity, constant = self._input_drive(x, generator)
-        first_spike_input = self._spike_input(0, constant)
+        first_spike_input = self._first_layer_takes_spikes(constant)
         inputs = self._over_time(activity) if constant else activity
         n_layers = len(self.layers)
         v = [0.0] * n_layers
         spikes = [[] for _ in range(n_layers)]
         membranes = [[] for _ in range(n_layers)]
         output = 0.0
-        drop = self.threshold + self.refractory_penalty
         for input_t in inputs.unbind(0):
             activity_t = input_t
             for i, layer in enumerate(self.layers):
@@ -503,15 +524,16 @@ class SpikingNetwork(nn.Module):
                 # Only hidden layers fed by spikes may use spike_matmul_dtype; the
                 # readout always multiplies in full precision.
                 spike_input = (i > 0 or first_spike_input) and not is_readout
-                v[i] = self.decay * v[i] + self._linear(layer, activity_t, spike_input)
-                membranes[i].append(v[i])
-                if is_readout and self.readout == "membrane":
+                current = self._linear(layer, activity_t, engine, spike_input)
+                if is_readout and self.readout == "membrane":  # a leaky integrator: no threshold
+                    v[i] = self.neuron.decay * v[i] + current
+                    membranes[i].append(v[i])
                     spikes[i].append(torch.zeros_like(v[i]))
                     output = output + v[i] / self.n_steps
                     continue
-                activity_t = spike(v[i] - self.threshold, self.surrogate)
+                activity_t, membrane, v[i] = lif_step(v[i], current, self.neuron)
+                membranes[i].append(membrane)
                 spikes[i].append(activity_t)
-                v[i] = v[i] - (activity_t.detach() if self.detach_reset else activity_t) * drop
                 if is_readout:
                     output = output + activity_t
         if not record:
@@ -521,7 +543,7 @@ class SpikingNetwork(nn.Module):
             spikes=[torch.stack(s) for s in spikes],
             membranes=[torch.stack(m) for m in membranes],
             output=output,
-            threshold=self.threshold,
+            threshold=self.neuron.threshold,
             layer_names=[f"hidden {i + 1}" for i in range(len(self.hidden))] + ["output"],
             input_names=[f"x{j}" for j in range(inputs.shape[-1])],
         )

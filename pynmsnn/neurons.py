@@ -1,55 +1,221 @@
-"""Leaky integrate-and-fire (LIF) dynamics over ``T`` time steps.
+"""Leaky integrate-and-fire (LIF) neurons over ``T`` time steps.
 
-For input current ``I[t]`` (already ``W x[t] + b``), per time step::
+A neuron model is one frozen value, :class:`LIFParameters`, and one plain
+step-by-step torch function, :func:`lif_step`, that states its equations. For
+input current ``I[t]`` (already ``W x[t] + b``), per time step::
 
-    v[t] = decay * v[t-1] + I[t]                          # leak, then integrate
-    s[t] = H(v[t] - threshold)                            # fire: 0 or 1
-    v[t] = v[t] - s[t] * (threshold + refractory_penalty) # reset, below rest
+    v[t] = decay * v[t-1] + I[t]                      # leak, then integrate
+    s[t] = H(v[t] - threshold)                        # fire: 0 or 1
+    v[t] = v[t] * (1 - s[t] * forget) - s[t] * drop   # reset
 
-with ``v[0] = 0``. With ``sg[t] = surrogate(v[t] - threshold)`` at the
-pre-reset membrane, the backward pass is the reverse scan::
+with ``v[0] = 0``. ``reset='subtract'`` (``forget = 0``, ``drop = threshold +
+refractory_penalty``) takes the threshold and the penalty off and keeps the
+excess; ``reset='zero'`` (``forget = 1``, ``drop = refractory_penalty``) sets
+the membrane to ``-refractory_penalty``, as NIR's LIF neuron (``v_reset``)
+and the neuromorphic chips that read NIR do.
 
-    g[t] = sg[t] * dL/ds[t] + decay * (1 - drop * sg[t]) * g[t+1],   dL/dI[t] = g[t]
+With ``sg[t] = surrogate(v[t] - threshold)`` at the pre-reset membrane, the
+backward pass is the reverse scan::
 
-where ``drop = threshold + refractory_penalty``: the gradient also flows
-through the reset. With ``detach_reset=True`` (snnTorch's default) the reset is
-left out of the gradient, ``drop`` counts as 0 above, and the scan is linear.
+    g[t] = sg[t] * dL/ds[t] + decay * R[t] * g[t+1],   dL/dI[t] = g[t]
+    R[t] = (1 - s[t] * forget) - sg[t] * (forget * v[t] + drop)
 
-Two implementations give the same numbers:
+``R`` is the derivative of the reset (:func:`reset_derivative`). With
+``detach_reset=True`` (snnTorch's default) the spike in the reset is left out
+of the gradient and ``R[t] = 1 - s[t] * forget``.
 
-* :func:`lif_scan` -- the fast path: one ``torch.autograd.Function`` whose
-  forward runs three in-place ops per step with no autograd graph and saves only
-  the pre-reset membrane, and whose backward computes every surrogate at once,
-  then the reverse scan (one matmul when it is linear, a detached reset).
-* :func:`lif_reference` -- a plain step-by-step loop through autograd, kept as
-  the reference the fast path is tested against, and used for recording.
+Backends run the same equations (``backend='c'`` or ``'torch'``):
 
-:func:`lif_pooled` is the same scan for inference when only the spikes'
-weighted sum over time is needed (by the readout).
+* :func:`lif_scan` -- training: one ``torch.autograd.Function`` whose forward
+  keeps no autograd graph and saves only the pre-reset membrane, and whose
+  backward is one reverse sweep (in C, or in torch);
+* :func:`lif_pooled` -- inference when only the spikes' weighted sum over time
+  is needed (by the readout);
+* :func:`lif_infer_bf16` -- inference between bfloat16 matmuls (C only);
+* event-driven inference of whole rows (:mod:`pynmsnn._events`, C only).
+
+:func:`lif_reference` runs :func:`lif_step` through autograd; every backend is
+tested against it (``tests/test_engine_golden.py``).
 """
 
+import dataclasses
 import functools
+import math
 
 import torch
 
-from .surrogate import (
-    ATAN_ALPHA,
-    FAST_SIGMOID_SLOPE,
-    SIGMOID_SLOPE,
-    SURROGATES_INPLACE,
-    TRIANGLE_WIDTH,
-    spike,
-    surrogate_grad,
-)
+from . import _kernels
+from .surrogate import SURROGATES, spike, surrogate_grad
 
-__all__ = ["lif_infer_bf16", "lif_pooled", "lif_reference", "lif_scan", "readout_weights"]
+__all__ = [
+    "RESETS", "LIFParameters", "lif_infer_bf16", "lif_pooled", "lif_reference", "lif_scan", "lif_step",
+    "readout_weights", "reset_derivative",
+]
 
-try:  # the forward loop compiled from _cscan.c; the torch loop below does the same work
-    from . import _cscan
-except ImportError:  # pragma: no cover - a build without a C compiler
-    _cscan = None
+#: The reset mechanisms: what a spike does to the membrane.
+RESETS = ("subtract", "zero")
+#: The scan backends; 'auto' takes C for CPU tensors where it is built.
+BACKENDS = ("auto", "c", "torch")
 
-USE_C_SCAN = True  # tests switch it off to compare the two loops
+
+@dataclasses.dataclass(frozen=True)
+class LIFParameters:
+    """The parameters of a LIF neuron, one frozen value handed whole to every kernel.
+
+    Parameters
+    ----------
+    decay : float, default=0.9
+        Membrane leak factor per step, in [0, 1].
+    threshold : float, default=1.0
+        Firing threshold, > 0.
+    refractory_penalty : float, default=0.0
+        How far below rest a spike leaves the membrane, beyond the reset.
+    reset : {'subtract', 'zero'}, default='subtract'
+        After a spike, subtract ``threshold + refractory_penalty`` and keep the
+        excess, or set the membrane to ``-refractory_penalty``.
+    surrogate : str, default='fast_sigmoid'
+        The spike's derivative in the backward pass (:mod:`pynmsnn.surrogate`).
+    detach_reset : bool, default=False
+        Leave the spike in the reset out of the gradient.
+
+    Examples
+    --------
+    >>> from pynmsnn.neurons import LIFParameters
+    >>> neuron = LIFParameters(decay=0.5, reset="zero", refractory_penalty=0.25)
+    >>> neuron.forget, neuron.drop
+    (1.0, 0.25)
+    """
+
+    decay: float = 0.9
+    threshold: float = 1.0
+    refractory_penalty: float = 0.0
+    reset: str = "subtract"
+    surrogate: str = "fast_sigmoid"
+    detach_reset: bool = False
+
+    def __post_init__(self):
+        for name in ("decay", "threshold", "refractory_penalty"):
+            value = getattr(self, name)
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise TypeError(f"{name} must be a number, got {value!r}.") from None
+            if not math.isfinite(number):
+                raise ValueError(f"{name} must be finite, got {value!r}.")
+            object.__setattr__(self, name, number)
+        if not 0.0 <= self.decay <= 1.0:
+            raise ValueError(f"decay must be in [0, 1], got {self.decay!r}.")
+        if self.threshold <= 0.0:
+            raise ValueError(f"threshold must be > 0, got {self.threshold!r}.")
+        if self.refractory_penalty < 0.0:
+            raise ValueError(f"refractory_penalty must be >= 0, got {self.refractory_penalty!r}.")
+        if self.reset not in RESETS:
+            raise ValueError(f"reset={self.reset!r}; choose one of {list(RESETS)}.")
+        surrogate_grad(self.surrogate)  # a clear error for an unknown name
+        object.__setattr__(self, "detach_reset", bool(self.detach_reset))
+
+    @property
+    def forget(self):
+        """The share of the membrane a spike wipes out: 1.0 with reset='zero', else 0.0."""
+        return 1.0 if self.reset == "zero" else 0.0
+
+    @property
+    def drop(self):
+        """What a spike takes off the membrane after the part it wipes out."""
+        return self.refractory_penalty + (0.0 if self.reset == "zero" else self.threshold)
+
+    def replace(self, **changes):
+        """A copy with some parameters changed."""
+        return dataclasses.replace(self, **changes)
+
+
+def lif_step(v, current, neuron):
+    """One time step of LIF neurons: the equations, stated once (the reference).
+
+    Parameters
+    ----------
+    v : torch.Tensor or float
+        Membrane after the previous step's reset (0 at the start).
+    current : torch.Tensor
+        Input current of this step.
+    neuron : LIFParameters
+
+    Returns
+    -------
+    spikes : torch.Tensor
+        0.0 or 1.0; differentiable through the surrogate.
+    membrane : torch.Tensor
+        The membrane after integration, before the reset.
+    v : torch.Tensor
+        The membrane after the reset, for the next step.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from pynmsnn.neurons import LIFParameters, lif_step
+    >>> s, membrane, v = lif_step(torch.tensor([0.8]), torch.tensor([0.6]), LIFParameters(decay=0.5))
+    >>> s.item(), membrane.item(), v.item()
+    (1.0, 1.0, 0.0)
+    """
+    membrane = neuron.decay * v + current  # leak, integrate
+    spikes = spike(membrane - neuron.threshold, neuron.surrogate)  # fire
+    resets = spikes.detach() if neuron.detach_reset else spikes
+    v = membrane * (1.0 - resets * neuron.forget) - resets * neuron.drop  # reset
+    return spikes, membrane, v
+
+
+def reset_derivative(neuron, membrane, spikes, surrogates):
+    """``d v_after_reset / d membrane`` of :func:`lif_step`, for the backward scan.
+
+    ``spikes`` are the step's spikes and ``surrogates`` the surrogate
+    derivative at ``membrane - threshold``.
+    """
+    derivative = 1.0 - spikes * neuron.forget
+    if neuron.detach_reset:
+        return derivative
+    return derivative - surrogates * (neuron.forget * membrane + neuron.drop)
+
+
+def lif_reference(current, neuron):
+    """Run :func:`lif_step` over time through autograd; the reference of every backend.
+
+    Parameters
+    ----------
+    current : torch.Tensor of shape (n_steps, ...)
+    neuron : LIFParameters
+
+    Returns
+    -------
+    spikes : torch.Tensor of the shape of ``current``
+        0.0 or 1.0 per neuron and step.
+    membrane : torch.Tensor of the shape of ``current``
+        Membrane potential after integration and before the reset.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from pynmsnn.neurons import LIFParameters, lif_reference
+    >>> spikes, membrane = lif_reference(torch.full((4, 1), 0.6), LIFParameters(decay=0.5))
+    >>> membrane.flatten()
+    tensor([0.6000, 0.9000, 1.0500, 0.6250])
+    """
+    v = torch.zeros_like(current[0])
+    spikes, membranes = [], []
+    for current_t in current.unbind(0):
+        s, membrane, v = lif_step(v, current_t, neuron)
+        spikes.append(s)
+        membranes.append(membrane)
+    return torch.stack(spikes), torch.stack(membranes)
+
+
+def resolve_backend(backend, tensor):
+    """'c' or 'torch' for ``backend`` ('auto', 'c' or 'torch') and a tensor to scan."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend={backend!r}; choose one of {list(BACKENDS)}.")
+    if backend != "auto":
+        return backend
+    c_applies = _kernels.HAVE_C_SCAN and tensor.device.type == "cpu" and tensor.dtype in (torch.float32, torch.float64)
+    return "c" if c_applies else "torch"
 
 
 class _LIFScan(torch.autograd.Function):
@@ -61,120 +227,64 @@ class _LIFScan(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, current, n_steps, decay, threshold, refractory_penalty, surrogate, detach_reset):
+    def forward(ctx, current, n_steps, neuron, backend):
         constant = n_steps is not None
         steps = n_steps if constant else current.shape[0]
-        shape = (steps, *(current.shape if constant else current.shape[1:]))
-        membrane = torch.empty(shape, dtype=current.dtype, device=current.device)
+        step_shape = current.shape if constant else current.shape[1:]
+        membrane = torch.empty((steps, *step_shape), dtype=current.dtype, device=current.device)
         spikes = torch.empty_like(membrane)
-        drop = threshold + refractory_penalty
-        over_time = current.unsqueeze(0).expand(shape) if constant else current
-        _forward(over_time, decay, threshold, drop, spikes, membrane)
+        _scan_forward(current.contiguous(), constant, membrane, spikes, neuron, backend)
         ctx.save_for_backward(membrane)
-        ctx.constant, ctx.decay, ctx.threshold, ctx.surrogate = constant, decay, threshold, surrogate
-        ctx.reset_grad = 0.0 if detach_reset else drop  # how much a spike's reset takes off
+        ctx.constant, ctx.neuron, ctx.backend = constant, neuron, backend
         return spikes
 
     @staticmethod
     def backward(ctx, grad_spikes):
         (membrane,) = ctx.saved_tensors
-        return _backward(ctx, membrane, grad_spikes), None, None, None, None, None, None
+        grad_spikes = grad_spikes.to(membrane.dtype).expand(membrane.shape).contiguous()
+        if ctx.backend == "c":
+            grad = _kernels.lif_backward(membrane, grad_spikes, ctx.constant, ctx.neuron)
+        else:
+            grad = _torch_backward(membrane, grad_spikes, ctx.constant, ctx.neuron)
+        return grad, None, None, None
 
 
-def _forward(current, decay, threshold, drop, spikes, membranes):
-    """The scan's loop; ``membranes`` is a (T, ...) tensor or a list of T buffers."""
-    if _cscan is not None and USE_C_SCAN and _c_scan(current, decay, threshold, drop, spikes, membranes):
-        return
-    v = torch.zeros(spikes.shape[1:], dtype=spikes.dtype, device=spikes.device)
-    # Views made once: indexing inside the loop costs a dispatch per step.
-    currents, spike_steps = current.unbind(0), spikes.unbind(0)
-    if isinstance(membranes, torch.Tensor):
-        membranes = membranes.unbind(0)
-    for t in range(len(membranes)):
-        torch.add(currents[t], v, alpha=decay, out=membranes[t])  # leak + integrate
-        torch.gt(membranes[t], threshold, out=spike_steps[t])  # fire
-        torch.sub(membranes[t], spike_steps[t], alpha=drop, out=v)  # reset
+def _scan_forward(current, constant, membrane, spikes, neuron, backend):
+    """Spikes and membranes of the scan into ``spikes`` and ``membrane``.
 
-
-def _c_scan(current, decay, threshold, drop, spikes, membranes):
-    """The same loop in C (``pynmsnn/_cscan.c``) for CPU tensors; False if it does not apply."""
-    if spikes.device.type != "cpu" or spikes.dtype not in (torch.float32, torch.float64):
-        return False
-    n_steps = spikes.shape[0]
-    n = spikes[0].numel()
-    step = current[0]
-    if current.stride(0) == 0:  # a constant current: one row of values for every step
-        base, current_stride = step.contiguous(), 0
-    else:
-        base, current_stride = current.contiguous(), n
-    if isinstance(membranes, torch.Tensor):
-        membrane, membrane_stride = membranes, n
-    else:  # inference: one reused buffer
-        membrane, membrane_stride = membranes[0], 0
-    if base.dtype != spikes.dtype or not (membrane.is_contiguous() and spikes.is_contiguous()):
-        return False
-    v = torch.empty(n, dtype=spikes.dtype)
-    _cscan.lif_forward(
-        base.data_ptr(), current_stride, membrane.data_ptr(), membrane_stride, spikes.data_ptr(),
-        v.data_ptr(), n_steps, n, decay, threshold, drop, spikes.dtype == torch.float64,
-    )
-    return True
-
-
-def _backward(ctx, membrane, grad_spikes):
-    if _cscan is not None and USE_C_SCAN and membrane.device.type == "cpu":
-        return _c_backward(ctx, membrane, grad_spikes)
-    # Every surrogate at once, computed in place in a fresh tensor.
-    surrogates = SURROGATES_INPLACE[ctx.surrogate](membrane - ctx.threshold)
-    if ctx.reset_grad:
-        return _reverse_scan_through_reset(ctx, surrogates, grad_spikes)
-    local = surrogates.mul_(grad_spikes)
-    # The reverse scan g[t] = local[t] + decay * g[t+1] is linear: g = M @ local
-    # with M[t, k] = decay^(k - t) for k >= t. One matmul replaces T small ops;
-    # a constant current needs only the column sums of M (one vector product).
-    n_steps = local.shape[0]
-    flat = local.view(n_steps, -1)
-    if ctx.constant:
-        return (_time_sum_weights(n_steps, ctx.decay, local.dtype, local.device) @ flat).view(local.shape[1:])
-    return (_reverse_scan_matrix(n_steps, ctx.decay, local.dtype, local.device) @ flat).view(local.shape)
-
-
-def _reverse_scan_through_reset(ctx, surrogates, grad_spikes):
-    """``g[t] = sg[t] * dL/ds[t] + decay * (1 - drop * sg[t]) * g[t+1]``, step by step.
-
-    The coefficient of ``g[t+1]`` changes with ``t``, so the scan is not one matmul.
+    ``membrane`` holds every step, or is one step's buffer reused (inference).
     """
-    local = surrogates * grad_spikes
-    carry_factor = (1.0 - ctx.reset_grad * surrogates).mul_(ctx.decay)
+    if backend == "c":
+        _kernels.lif_forward(current, constant, membrane, spikes, neuron)
+        return
+    keeps_history = membrane.dim() == spikes.dim()
+    v = torch.zeros(spikes.shape[1:], dtype=spikes.dtype, device=spikes.device)
+    with torch.no_grad():
+        for t in range(spikes.shape[0]):
+            s, value, v = lif_step(v, current if constant else current[t], neuron)
+            spikes[t] = s
+            (membrane[t] if keeps_history else membrane).copy_(value)
+
+
+def _torch_backward(membrane, grad_spikes, constant, neuron):
+    """The reverse scan of the module docstring in torch (GPU, or no C kernel)."""
+    surrogates = SURROGATES[neuron.surrogate](membrane - neuron.threshold)
+    spikes = (membrane > neuron.threshold).to(membrane.dtype)
+    carry = reset_derivative(neuron, membrane, spikes, surrogates).mul_(neuron.decay)
+    local = surrogates.mul_(grad_spikes)
+    if neuron.detach_reset and neuron.forget == 0.0:
+        # g[t] = local[t] + decay * g[t+1] is linear: one matmul (a vector
+        # product for a constant current) replaces the T steps.
+        flat = local.view(local.shape[0], -1)
+        matrix = _reverse_scan_matrix(local.shape[0], neuron.decay, local.dtype, local.device)
+        if constant:
+            return (matrix.sum(0) @ flat).view(local.shape[1:])
+        return (matrix @ flat).view(local.shape)
     grad = torch.empty_like(local)
     g = torch.zeros_like(local[0])
     for t in range(local.shape[0] - 1, -1, -1):
-        g = torch.addcmul(local[t], carry_factor[t], g, out=grad[t])
-    return grad.sum(0) if ctx.constant else grad
-
-
-# Surrogate codes and their one parameter, as _cscan.c's backward sweep reads them.
-_C_SURROGATES = {
-    "fast_sigmoid": (0, FAST_SIGMOID_SLOPE),
-    "atan": (1, ATAN_ALPHA),
-    "triangle": (2, TRIANGLE_WIDTH),
-    "sigmoid": (3, SIGMOID_SLOPE),
-}
-
-
-def _c_backward(ctx, membrane, grad_spikes):
-    """Surrogate, product and reverse scan in one sweep in C (``pynmsnn/_cscan.c``)."""
-    n_steps = membrane.shape[0]
-    n = membrane[0].numel()
-    grad_spikes = grad_spikes.to(membrane.dtype).expand(membrane.shape).contiguous()
-    grad = torch.empty(membrane.shape[1:] if ctx.constant else membrane.shape, dtype=membrane.dtype)
-    carry = torch.empty(n, dtype=membrane.dtype)
-    code, slope = _C_SURROGATES[ctx.surrogate]
-    _cscan.lif_backward(
-        membrane.data_ptr(), grad_spikes.data_ptr(), grad.data_ptr(), carry.data_ptr(), n_steps, n,
-        ctx.decay, ctx.threshold, code, slope, ctx.constant, membrane.dtype == torch.float64, ctx.reset_grad,
-    )
-    return grad
+        g = torch.addcmul(local[t], carry[t], g, out=grad[t])
+    return grad.sum(0) if constant else grad
 
 
 @functools.lru_cache(maxsize=64)
@@ -186,34 +296,19 @@ def _reverse_scan_matrix(n_steps, decay, dtype, device):
     return matrix.to(dtype=dtype, device=device)
 
 
-@functools.lru_cache(maxsize=64)
-def _time_sum_weights(n_steps, decay, dtype, device):
-    """Column sums of :func:`_reverse_scan_matrix`: ``sum_{j<=k} decay^j``."""
-    return _reverse_scan_matrix(n_steps, decay, torch.float64, "cpu").sum(0).to(dtype=dtype, device=device)
-
-
-def lif_scan(
-    current, decay, threshold, refractory_penalty=0.0, surrogate="fast_sigmoid", n_steps=None, detach_reset=False
-):
-    """Run LIF neurons over time; the fast path.
+def lif_scan(current, neuron, n_steps=None, backend="auto"):
+    """Run LIF neurons over time; the fast path, with a hand-written backward.
 
     Parameters
     ----------
     current : torch.Tensor of shape (n_steps, ...), or (...) with ``n_steps``
         Input current per time step, or a constant current when ``n_steps``
         is given.
-    decay : float
-        Membrane leak factor per step, in [0, 1].
-    threshold : float
-        Firing threshold.
-    refractory_penalty : float, default=0.0
-        Extra amount subtracted from the membrane after a spike.
-    surrogate : str, default='fast_sigmoid'
-        Name of the surrogate derivative (see :mod:`pynmsnn.surrogate`).
+    neuron : LIFParameters
     n_steps : int, default=None
         Repeat a constant ``current`` for this many steps.
-    detach_reset : bool, default=False
-        Leave the reset out of the gradient (snnTorch's default).
+    backend : {'auto', 'c', 'torch'}, default='auto'
+        The C kernel, the torch loop, or C where it applies.
 
     Returns
     -------
@@ -223,36 +318,26 @@ def lif_scan(
     Examples
     --------
     >>> import torch
-    >>> from pynmsnn.neurons import lif_scan
-    >>> lif_scan(torch.full((4, 1), 0.6), decay=0.5, threshold=1.0).flatten()
+    >>> from pynmsnn.neurons import LIFParameters, lif_scan
+    >>> neuron = LIFParameters(decay=0.5)
+    >>> lif_scan(torch.full((4, 1), 0.6), neuron).flatten()
     tensor([0., 0., 1., 0.])
-    >>> lif_scan(torch.full((1,), 0.6), decay=0.5, threshold=1.0, n_steps=4)
-    tensor([[0.],
-            [0.],
-            [1.],
-            [0.]])
+    >>> lif_scan(torch.full((1,), 0.6), neuron, n_steps=4).flatten()
+    tensor([0., 0., 1., 0.])
     """
-    surrogate_grad(surrogate)
-    if not (torch.is_grad_enabled() and current.requires_grad):
-        return _scan_spikes_only(current, n_steps, float(decay), float(threshold), float(refractory_penalty))
-    return _LIFScan.apply(
-        current, n_steps, float(decay), float(threshold), float(refractory_penalty), surrogate, bool(detach_reset)
-    )
-
-
-def _scan_spikes_only(current, n_steps, decay, threshold, refractory_penalty):
-    """Inference: the same scan keeping one step of membrane instead of all of them."""
+    backend = resolve_backend(backend, current)
+    if torch.is_grad_enabled() and current.requires_grad:
+        return _LIFScan.apply(current, n_steps, neuron, backend)
     constant = n_steps is not None
     steps = n_steps if constant else current.shape[0]
     step_shape = current.shape if constant else current.shape[1:]
     spikes = torch.empty((steps, *step_shape), dtype=current.dtype, device=current.device)
-    membrane = torch.empty(step_shape, dtype=current.dtype, device=current.device)
-    over_time = current.unsqueeze(0).expand(spikes.shape) if constant else current
-    _forward(over_time, decay, threshold, threshold + refractory_penalty, spikes, [membrane] * steps)
+    membrane = torch.empty(step_shape, dtype=current.dtype, device=current.device)  # one step kept
+    _scan_forward(current.detach().contiguous(), constant, membrane, spikes, neuron, backend)
     return spikes
 
 
-def lif_pooled(current, decay, threshold, refractory_penalty, weights, n_steps=None):
+def lif_pooled(current, neuron, weights, n_steps=None, backend="auto"):
     """Inference: the spikes of :func:`lif_scan` summed over time with ``weights``.
 
     Returns ``sum_t weights[t] * spikes[t]`` without keeping the spikes of
@@ -260,7 +345,7 @@ def lif_pooled(current, decay, threshold, refractory_penalty, weights, n_steps=N
 
     Parameters
     ----------
-    current, decay, threshold, refractory_penalty, n_steps
+    current, neuron, n_steps, backend
         As for :func:`lif_scan`.
     weights : torch.Tensor of shape (n_steps,)
         Weight of each step's spikes (:func:`readout_weights` for the readout).
@@ -273,31 +358,27 @@ def lif_pooled(current, decay, threshold, refractory_penalty, weights, n_steps=N
     Examples
     --------
     >>> import torch
-    >>> from pynmsnn.neurons import lif_pooled
-    >>> lif_pooled(torch.full((1,), 0.6), 0.5, 1.0, 0.0, torch.tensor([1.0, 2.0, 4.0, 8.0]), n_steps=4)
+    >>> from pynmsnn.neurons import LIFParameters, lif_pooled
+    >>> weights = torch.tensor([1.0, 2.0, 4.0, 8.0])
+    >>> lif_pooled(torch.full((1,), 0.6), LIFParameters(decay=0.5), weights, n_steps=4)
     tensor([4.])
     """
-    decay, threshold, drop = float(decay), float(threshold), float(threshold) + float(refractory_penalty)
     with torch.no_grad():
-        if _cscan is not None and USE_C_SCAN:
-            pooled = _c_pooled(current, n_steps, decay, threshold, drop, weights)
-            if pooled is not None:
-                return pooled
-        spikes = _scan_spikes_only(current, n_steps, decay, threshold, float(refractory_penalty))
+        if resolve_backend(backend, current) == "c":
+            steps = n_steps if n_steps is not None else current.shape[0]
+            return _kernels.lif_pooled(
+                current.contiguous(), n_steps is not None, steps, weights.to(current.dtype).contiguous(), neuron
+            )
+        spikes = lif_scan(current, neuron, n_steps, backend="torch")
         return (weights.to(spikes.dtype) @ spikes.reshape(spikes.shape[0], -1)).reshape(spikes.shape[1:])
 
 
-def c_inference_applies(current):
-    """Whether :func:`lif_infer_bf16` can run for a float32 ``current`` (the C scan, on a CPU)."""
-    return _cscan is not None and USE_C_SCAN and current.device.type == "cpu" and current.dtype == torch.float32
-
-
-def lif_infer_bf16(current, decay, threshold, refractory_penalty, n_steps=None, bias=None, weights=None):
-    """Inference between bfloat16 matmuls: the scan in C, reading and writing what the matmuls use.
+def lif_infer_bf16(current, neuron, n_steps=None, bias=None, weights=None):
+    """Inference between bfloat16 matmuls: the C scan reading and writing what the matmuls use.
 
     Spikes and membranes are those of :func:`lif_scan`; only the dtypes on
-    the way in and out differ, which saves a pass over memory each way.
-    Check :func:`c_inference_applies` first.
+    the way in and out differ, which saves a pass over memory each way. CPU
+    and the C kernel only.
 
     Parameters
     ----------
@@ -306,7 +387,7 @@ def lif_infer_bf16(current, decay, threshold, refractory_penalty, n_steps=None, 
         (rows, neurons) with ``n_steps``. bfloat16: the product of the layer's
         matmul, (n_steps, rows, neurons), to which ``bias`` is added in float32
         after widening, as the training path adds it.
-    decay, threshold, refractory_penalty, n_steps
+    neuron, n_steps
         As for :func:`lif_scan`.
     bias : torch.Tensor of shape (neurons,), default=None
         float32; needed with a bfloat16 ``current``.
@@ -319,82 +400,15 @@ def lif_infer_bf16(current, decay, threshold, refractory_penalty, n_steps=None, 
     torch.Tensor
         The spikes as bfloat16, (n_steps, rows, neurons); or the pooled sum.
     """
-    decay, threshold, drop = float(decay), float(threshold), float(threshold) + float(refractory_penalty)
-    product = current.dtype == torch.bfloat16
-    if not product and weights is not None:
-        return lif_pooled(current, decay, threshold, refractory_penalty, weights, n_steps)
-    current = current.contiguous()
-    steps = n_steps if n_steps is not None else current.shape[0]
-    step_shape = current.shape if n_steps is not None else current.shape[1:]
-    n = step_shape.numel()
-    v = torch.empty(n, dtype=torch.float32)
-    if product:
-        bias = bias.detach().to(torch.float32).contiguous()
-        f32_pointer, stride, bf16_pointer, bias_pointer, n_neurons = 0, 0, current.data_ptr(), bias.data_ptr(), bias.numel()
-    else:
-        f32_pointer, stride, bf16_pointer, bias_pointer, n_neurons = current.data_ptr(), 0 if n_steps else n, 0, 0, n
-    if weights is not None:
-        out = torch.empty(step_shape, dtype=torch.float32)
-        weights = weights.to(torch.float32).contiguous()
-        spikes_pointer, weights_pointer, pooled_pointer = 0, weights.data_ptr(), out.data_ptr()
-    else:
-        out = torch.empty((steps, *step_shape), dtype=torch.bfloat16)
-        spikes_pointer, weights_pointer, pooled_pointer = out.data_ptr(), 0, 0
-    _cscan.lif_infer(
-        f32_pointer, stride, bf16_pointer, bias_pointer, n_neurons, spikes_pointer, weights_pointer,
-        pooled_pointer, v.data_ptr(), steps, n, decay, threshold, drop,
-    )
-    return out
-
-
-def _c_pooled(current, n_steps, decay, threshold, drop, weights):
-    """:func:`lif_pooled` in C for contiguous CPU float tensors; None if it does not apply."""
-    if current.device.type != "cpu" or current.dtype not in (torch.float32, torch.float64):
-        return None
+    if current.dtype != torch.bfloat16 and weights is not None:  # float32 in, pooled out: the pooled scan
+        return lif_pooled(current, neuron, weights.to(current.dtype), n_steps, backend="c")
     constant = n_steps is not None
-    base = current.contiguous()
-    step_shape = base.shape if constant else base.shape[1:]
-    n = step_shape.numel()
-    steps = n_steps if constant else base.shape[0]
-    weights = weights.to(base.dtype).contiguous()
-    pooled = torch.empty(step_shape, dtype=base.dtype)
-    v = torch.empty(n, dtype=base.dtype)
-    _cscan.lif_pooled(
-        base.data_ptr(), 0 if constant else n, weights.data_ptr(), pooled.data_ptr(), v.data_ptr(),
-        steps, n, decay, threshold, drop, base.dtype == torch.float64,
-    )
-    return pooled
-
-
-def lif_reference(current, decay, threshold, refractory_penalty=0.0, surrogate="fast_sigmoid", detach_reset=False):
-    """Run LIF neurons over time step by step through autograd; the reference.
-
-    Same equations and arguments as :func:`lif_scan`.
-
-    Returns
-    -------
-    spikes : torch.Tensor of the shape of ``current``
-        0.0 or 1.0 per neuron and step.
-    membrane : torch.Tensor of the shape of ``current``
-        Membrane potential after integration and before the reset.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from pynmsnn.neurons import lif_reference
-    >>> spikes, membrane = lif_reference(torch.full((4, 1), 0.6), 0.5, 1.0)
-    >>> membrane.flatten()
-    tensor([0.6000, 0.9000, 1.0500, 0.6250])
-    """
-    v = torch.zeros_like(current[0])
-    spikes, membranes = [], []
-    for current_t in current.unbind(0):
-        v = decay * v + current_t
-        s = spike(v - threshold, surrogate)
-        spikes.append(s)
-        membranes.append(v)
-        v = v - (s.detach() if detach_reset else s) * (threshold + refractory_penalty)
-    return torch.stack(spikes), torch.stack(membranes)
+    steps = n_steps if constant else current.shape[0]
+    if bias is not None:
+        bias = bias.detach().to(torch.float32).contiguous()
+    if weights is not None:
+        weights = weights.to(torch.float32).contiguous()
+    return _kernels.lif_infer(current.contiguous(), constant, steps, neuron, bias=bias, weights=weights)
 
 
 def readout_weights(n_steps, decay, dtype=torch.float32, device=None):

@@ -187,26 +187,9 @@ def _metadata(est):
         "numpy_version": np.__version__,
         "estimator": type(est).__name__,
         "params": _encode(est.get_params(deep=False), "the parameters"),
-        "network": _network_config(est.module_),
+        "network": est.module_.get_config(),
         "scaler": _encode(dict(vars(est._scaler)), "the input scaling"),
         "attributes": attributes,
-    }
-
-
-def _network_config(module):
-    """The arguments that rebuild ``module`` (read from the module, not the params)."""
-    return {
-        "n_inputs": module.layers[0].in_features,
-        "hidden_layer_sizes": [layer.out_features for layer in module.hidden],
-        "n_outputs": module.output.out_features,
-        "n_steps": module.n_steps,
-        "decay": module.decay,
-        "threshold": module.threshold,
-        "refractory_penalty": module.refractory_penalty,
-        "surrogate": module.surrogate,
-        "detach_reset": module.detach_reset,
-        "encoder": module.encoder,
-        "readout": module.readout,
     }
 
 
@@ -400,18 +383,8 @@ def _load_device(device):
 
 
 def _rebuild_network(config, state_dict):
-    config = dict(config)
-    # A fixed generator: the weights come from the file, and building the module
-    # must not draw from torch's global random state.
-    module = SpikingNetwork(
-        config.pop("n_inputs"),
-        config.pop("hidden_layer_sizes"),
-        config.pop("n_outputs"),
-        generator=torch.Generator().manual_seed(0),
-        **config,
-    )
-    module.load_state_dict(state_dict, strict=True)
-    return module
+    # Files written before the reset parameter existed hold the neuron that subtracts.
+    return SpikingNetwork.from_config({"reset": "subtract", **config}, state_dict)
 
 
 def read_metadata(path):

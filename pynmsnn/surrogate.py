@@ -23,7 +23,7 @@ import math
 
 import torch
 
-__all__ = ["SURROGATES", "spike", "surrogate_grad"]
+__all__ = ["C_SURROGATES", "SURROGATES", "spike", "surrogate_grad"]
 
 FAST_SIGMOID_SLOPE = 25.0
 ATAN_ALPHA = 2.0
@@ -55,27 +55,6 @@ def sigmoid(x):
     return SIGMOID_SLOPE * s * (1.0 - s)
 
 
-def fast_sigmoid_(x):
-    """:func:`fast_sigmoid` computed in place in ``x`` (four passes, no allocation)."""
-    return x.abs_().mul_(FAST_SIGMOID_SLOPE).add_(1.0).pow_(-2)
-
-
-def atan_(x):
-    """:func:`atan` computed in place in ``x``."""
-    return x.mul_(math.pi / 2.0 * ATAN_ALPHA).square_().add_(1.0).reciprocal_().mul_(ATAN_ALPHA / 2.0)
-
-
-def triangle_(x):
-    """:func:`triangle` computed in place in ``x``."""
-    return x.abs_().mul_(-1.0 / TRIANGLE_WIDTH).add_(1.0).clamp_(min=0.0).mul_(1.0 / TRIANGLE_WIDTH)
-
-
-def sigmoid_(x):
-    """:func:`sigmoid` computed in place in ``x``."""
-    s = x.mul_(SIGMOID_SLOPE).sigmoid_()
-    return s.mul_(s.neg().add_(1.0)).mul_(SIGMOID_SLOPE)
-
-
 SURROGATES = {
     "atan": atan,
     "fast_sigmoid": fast_sigmoid,
@@ -83,14 +62,14 @@ SURROGATES = {
     "triangle": triangle,
 }
 
-
-# The same functions, overwriting their argument: the fast backward pass owns a
-# fresh ``membrane - threshold`` tensor and saves an allocation per pass.
-SURROGATES_INPLACE = {
-    "atan": atan_,
-    "fast_sigmoid": fast_sigmoid_,
-    "sigmoid": sigmoid_,
-    "triangle": triangle_,
+# How the C kernel (``pynmsnn/_cscan.c``, ``surrogate_derivative``) names each
+# surrogate, and the one constant of its formula. A new surrogate is a function
+# above, an entry in SURROGATES, and a case in the C switch with its code here.
+C_SURROGATES = {
+    "fast_sigmoid": (0, FAST_SIGMOID_SLOPE),
+    "atan": (1, ATAN_ALPHA),
+    "triangle": (2, TRIANGLE_WIDTH),
+    "sigmoid": (3, SIGMOID_SLOPE),
 }
 
 

@@ -9,23 +9,23 @@ dense path's spikes exactly, and outputs equal to float32 rounding of the readou
 import pytest
 import torch
 
-from pynmsnn import _events
+from pynmsnn import _events, _kernels
+from pynmsnn._engine import Engine, choose_engine, forced_engine
 from pynmsnn.network import SpikingNetwork
+from pynmsnn.neurons import LIFParameters, readout_weights
 
-pytestmark = pytest.mark.skipif(_events.lif_event_infer is None, reason="the C extension is not built")
+pytestmark = pytest.mark.skipif(not _kernels.HAVE_EVENT_KERNEL, reason="the C extension is not built")
 
 
-def dyadic_network(hidden, precision=None, refractory_penalty=0.0, n_inputs=7, n_outputs=3, seed=0, scale=1.0):
+def dyadic_network(hidden, refractory_penalty=0.0, n_inputs=7, n_outputs=3, seed=0, scale=1.0, reset="subtract"):
     """Weights and biases k/128 with |k| < 256 (exact in bfloat16), decay 1/2, 5 steps.
 
     The threshold is 4, so that the sums of weights that reach it need more than
     bfloat16's 8 significant bits: the rounding of bfloat16 products is exercised.
     """
     generator = torch.Generator().manual_seed(seed)
-    net = SpikingNetwork(
-        n_inputs, hidden, n_outputs, n_steps=5, decay=0.5, threshold=4.0,
-        refractory_penalty=refractory_penalty, spike_matmul_dtype=precision, generator=generator,
-    )
+    neuron = LIFParameters(decay=0.5, threshold=4.0, refractory_penalty=refractory_penalty, reset=reset)
+    net = SpikingNetwork(n_inputs, hidden, n_outputs, n_steps=5, neuron=neuron, generator=generator)
     with torch.no_grad():
         for layer in net.layers:
             fan_in = layer.in_features
@@ -41,30 +41,19 @@ def dyadic_rows(n_rows, n_inputs=7, seed=1):
     return torch.randint(0, 17, (n_rows, n_inputs), generator=generator).float() / 16
 
 
-def dense_output(net, x):
-    """The output with event-driven inference switched off."""
-    previous = _events.USE_EVENT_INFERENCE
-    _events.USE_EVENT_INFERENCE = False
-    try:
-        with torch.inference_mode():
-            return net(x)
-    finally:
-        _events.USE_EVENT_INFERENCE = previous
-
-
-def event_and_dense(net, x):
-    """The output of ``net`` for ``x`` event-driven, then with event-driven inference off."""
+def event_and_dense(net, x, precision=None, kernel="auto"):
+    """The output of ``net`` for ``x`` event-driven, then on the dense path."""
+    engine = Engine(scan="c", inference="event", spike_matmul_dtype=precision, event_kernel=kernel)
     with torch.inference_mode():
-        event = net(x)
-    return event, dense_output(net, x)
+        return net(x, engine=engine), net(x, engine=engine.replace(inference="dense"))
 
 
 @pytest.fixture
 def event_calls(monkeypatch):
     """A list that grows by one at each call of the C kernel."""
     calls = []
-    kernel = _events.lif_event_infer
-    monkeypatch.setattr(_events, "lif_event_infer", lambda *args: calls.append(args) or kernel(*args))
+    kernel = _kernels.event_infer
+    monkeypatch.setattr(_kernels, "event_infer", lambda *args, **kwargs: calls.append(args) or kernel(*args, **kwargs))
     return calls
 
 
@@ -73,15 +62,15 @@ def event_calls(monkeypatch):
 @pytest.mark.parametrize("refractory_penalty", [0.0, 0.25])
 @pytest.mark.parametrize("kernel", ["auto", "avx2", "portable"])
 @pytest.mark.parametrize("readout", ["membrane", "spikes"])
-def test_event_driven_inference_equals_the_dense_path(hidden, precision, refractory_penalty, kernel, readout,
-                                                      event_calls, monkeypatch):
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+def test_event_driven_inference_equals_the_dense_path(hidden, precision, refractory_penalty, kernel, readout, reset,
+                                                      event_calls):
     """Widths below, at and past the kernels' blocks of outputs; float32 and bfloat16; the
     kernel for the CPU's widest vectors, the AVX2 one (where the CPU has AVX2) and the portable
-    one; the membrane readout and the spike-count one."""
-    monkeypatch.setattr(_events, "KERNEL", kernel)
-    net = dyadic_network(hidden, precision, refractory_penalty)
+    one; the membrane readout and the spike-count one; both resets."""
+    net = dyadic_network(hidden, refractory_penalty, reset=reset)
     net.readout = readout
-    torch.testing.assert_close(*event_and_dense(net, dyadic_rows(70)))
+    torch.testing.assert_close(*event_and_dense(net, dyadic_rows(70), precision, kernel))
     assert len(event_calls) == 1
 
 
@@ -98,11 +87,12 @@ def test_hidden_layers_fire_in_the_comparison(hidden):
 
 
 def test_event_driven_inference_equals_the_step_by_step_reference(event_calls):
-    net = dyadic_network((30, 20), torch.bfloat16, 0.25)
+    net = dyadic_network((30, 20), 0.25)
     x = dyadic_rows(40)
+    engine = Engine(scan="c", inference="event", spike_matmul_dtype=torch.bfloat16)
     with torch.inference_mode():
-        event = net(x)
-        reference = net.forward_reference(x)
+        event = net(x, engine=engine)
+        reference = net.forward_reference(x, engine=engine)
     assert len(event_calls) == 1
     torch.testing.assert_close(event, reference)
 
@@ -122,10 +112,8 @@ def test_a_rows_output_depends_on_nothing_else(precision):
     """The same row gives the same bits alone, in any batch, and with any number of threads."""
     net = dyadic_network((64, 48))
     x = torch.rand(257, 7, generator=torch.Generator().manual_seed(5))  # not dyadic: order matters here
-    kwargs = dict(decay=net.decay, threshold=net.threshold, drop=net.threshold, spike_matmul_dtype=precision)
-    from pynmsnn.neurons import readout_weights
-
-    weights = readout_weights(net.n_steps, net.decay)
+    kwargs = dict(neuron=net.neuron, spike_matmul_dtype=precision)
+    weights = readout_weights(net.n_steps, net.neuron.decay)
     with torch.inference_mode():
         outputs = [_events.event_forward(net.hidden, net.output, x, weights, n_threads=n, **kwargs) for n in (1, 2, 3)]
         alone = torch.cat([_events.event_forward(net.hidden, net.output, x[i : i + 1], weights, **kwargs) for i in range(0, 257, 32)])
@@ -143,7 +131,27 @@ def test_where_the_dense_path_runs_instead(event_calls):
         dyadic_network((20, 17)).double()(x.double())
         net.encoder = "latency"
         net(x)
+        assert choose_engine(net, x, training=False).inference == "dense"
     assert event_calls == []
+
+
+def test_the_kernel_refuses_wrong_arguments_by_name():
+    """Every tensor handed to C is checked: a wrong device, dtype, shape or stride is a Python error."""
+    net = dyadic_network((20, 17))
+    x = dyadic_rows(20)
+    weights = readout_weights(net.n_steps, 0.5)
+    run = lambda rows, **kw: _events.event_forward(net.hidden, net.output, rows, weights, net.neuron,  # noqa: E731
+                                                   spike_matmul_dtype=None, **kw)
+    with pytest.raises(TypeError, match="x has dtype torch.float64"):
+        run(x.double())
+    with pytest.raises(ValueError, match=r"x has shape \(20,\)"):
+        run(x[:, 0].contiguous())
+    with pytest.raises(ValueError, match=r"weights\[0\] has shape"):
+        run(dyadic_rows(20)[:, :5].contiguous())
+    with pytest.raises(ValueError, match="x is on meta"):
+        run(x.to("meta"))
+    with pytest.raises(ValueError, match="kernel='sse'"):
+        run(x, kernel="sse")
 
 
 def test_noisy_and_poisson_encoders_run_event_driven_at_inference(event_calls):
@@ -151,6 +159,7 @@ def test_noisy_and_poisson_encoders_run_event_driven_at_inference(event_calls):
     for encoder in ("noisy", "poisson"):
         net = dyadic_network((20, 17))
         net.encoder = encoder
+        assert choose_engine(net, dyadic_rows(30), training=False).inference == "event"
         torch.testing.assert_close(*event_and_dense(net, dyadic_rows(30)))
     assert len(event_calls) == 2
 

@@ -3,13 +3,18 @@
 import pytest
 import torch
 
+from pynmsnn import _kernels
+from pynmsnn._engine import Engine, choose_engine, forced_engine
 from pynmsnn.network import SpikingNetwork
+from pynmsnn.neurons import LIFParameters
+
+BF16 = Engine(scan="c" if _kernels.HAVE_C_SCAN else "torch", spike_matmul_dtype=torch.bfloat16)
 
 
-def make_network(encoder, readout, hidden, seed=0, detach_reset=False):
+def make_network(encoder, readout, hidden, seed=0, detach_reset=False, reset="subtract"):
+    neuron = LIFParameters(decay=0.85, threshold=1.0, refractory_penalty=0.3, reset=reset, detach_reset=detach_reset)
     net = SpikingNetwork(
-        6, hidden, 3, n_steps=9, decay=0.85, threshold=1.0, refractory_penalty=0.3,
-        encoder=encoder, readout=readout, detach_reset=detach_reset,
+        6, hidden, 3, n_steps=9, neuron=neuron, encoder=encoder, readout=readout,
         generator=torch.Generator().manual_seed(seed),
     ).double()
     with torch.no_grad():  # stronger weights so that every layer fires
@@ -22,8 +27,9 @@ def make_network(encoder, readout, hidden, seed=0, detach_reset=False):
 @pytest.mark.parametrize("readout", ["membrane", "spikes"])
 @pytest.mark.parametrize("hidden", [(), (10,), (10, 8)])
 @pytest.mark.parametrize("detach_reset", [False, True])
-def test_fast_forward_and_gradients_equal_reference(encoder, readout, hidden, detach_reset):
-    net = make_network(encoder, readout, hidden, detach_reset=detach_reset)
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+def test_fast_forward_and_gradients_equal_reference(encoder, readout, hidden, detach_reset, reset):
+    net = make_network(encoder, readout, hidden, detach_reset=detach_reset, reset=reset)
     x = torch.rand(5, 6, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     upstream = torch.randn(5, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
 
@@ -78,13 +84,12 @@ def test_bfloat16_spike_matmuls_match_the_reference_in_the_same_precision(encode
     forward exactly (spikes are exact in bf16, sums in float32); gradients agree to
     bf16 rounding, since the two paths round partial sums differently."""
     net = make_network(encoder, readout, (10, 8)).float()
-    net.spike_matmul_dtype = torch.bfloat16
     x = torch.rand(5, 6, generator=torch.Generator().manual_seed(1))
-    fast = net(x, generator=torch.Generator().manual_seed(3))
+    fast = net(x, generator=torch.Generator().manual_seed(3), engine=BF16)
     fast.sum().backward()
     fast_grads = [p.grad.clone() for p in net.parameters()]
     net.zero_grad()
-    reference = net.forward_reference(x, generator=torch.Generator().manual_seed(3))
+    reference = net.forward_reference(x, generator=torch.Generator().manual_seed(3), engine=BF16)
     reference.sum().backward()
     torch.testing.assert_close(fast, reference)
     for fast_grad, parameter in zip(fast_grads, net.parameters()):
@@ -99,8 +104,7 @@ def test_spike_input_layers_use_the_low_precision_dtype():
     x = torch.rand(4, 6)
     with torch.no_grad():
         exact = net.forward_reference(x, record=True)
-        net.spike_matmul_dtype = torch.bfloat16
-        low = net.forward_reference(x, record=True)
+        low = net.forward_reference(x, record=True, engine=BF16)
     torch.testing.assert_close(low.membranes[0], exact.membranes[0], rtol=0, atol=0)
     assert not torch.equal(low.membranes[1], exact.membranes[1])  # fed by spikes: rounded
     torch.testing.assert_close(low.membranes[1], exact.membranes[1], rtol=0.02, atol=0.02)
@@ -109,11 +113,11 @@ def test_spike_input_layers_use_the_low_precision_dtype():
 @pytest.mark.parametrize("hidden", [(12,), (12, 9), (12, 9, 7)])
 def test_inference_between_bf16_matmuls_changes_no_number(monkeypatch, hidden):
     """Keeping the spikes in bfloat16 between layers at inference gives the same output, bit for bit."""
-    from pynmsnn import _events, network
+    from pynmsnn import network
 
-    monkeypatch.setattr(_events, "USE_EVENT_INFERENCE", False)  # the dense path is under test
-    net = SpikingNetwork(5, hidden, 3, n_steps=10, spike_matmul_dtype=torch.bfloat16,
-                         generator=torch.Generator().manual_seed(0))
+    if not _kernels.HAVE_C_SCAN:
+        pytest.skip("the scan between bfloat16 matmuls is in C")
+    net = SpikingNetwork(5, hidden, 3, n_steps=10, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         for layer in net.layers:
             layer.weight.mul_(3.0)
@@ -123,9 +127,32 @@ def test_inference_between_bf16_matmuls_changes_no_number(monkeypatch, hidden):
     monkeypatch.setattr(network, "lif_infer_bf16", lambda *args, **kwargs: calls.append(1) or infer(*args, **kwargs))
     net.eval()
     with torch.inference_mode():
-        fast = net(x)
-        if network.c_inference_applies(x):  # the C scan is built: every layer but a lone one used it
-            assert len(calls) == (len(hidden) if len(hidden) > 1 else 0)
-        monkeypatch.setattr(network, "c_inference_applies", lambda current: False)
-        plain = net(x)
+        fast = net(x, engine=BF16)
+        assert len(calls) == len(hidden)  # every layer's scan ran between the matmuls
+        plain = net(x, engine=BF16.replace(scan="torch"))  # the torch loop and float32 spikes
+        assert len(calls) == len(hidden)
     torch.testing.assert_close(fast, plain, rtol=0, atol=0)
+
+
+def test_a_forced_engine_holds_only_inside_its_block():
+    net = make_network("current", "membrane", (10,)).float().eval()
+    x = torch.rand(3, 6)
+    with forced_engine(scan="torch", inference="dense", spike_matmul_dtype=torch.bfloat16):
+        forced = choose_engine(net, x, training=False)
+    assert (forced.scan, forced.inference, forced.spike_matmul_dtype) == ("torch", "dense", torch.bfloat16)
+    assert choose_engine(net, x, training=False).spike_matmul_dtype is None
+    with pytest.raises(TypeError, match="unknown fields.*'kernel'"):
+        with forced_engine(kernel="avx2"):
+            pass
+    with pytest.raises(ValueError, match="inference='sparse'"):
+        with forced_engine(inference="sparse"):
+            pass
+
+
+def test_config_rebuilds_the_same_network():
+    net = make_network("poisson", "spikes", (10, 8), reset="zero").float()
+    rebuilt = SpikingNetwork.from_config(net.get_config(), net.state_dict())
+    assert rebuilt.neuron == net.neuron and rebuilt.get_config() == net.get_config()
+    x = torch.rand(4, 6)
+    with torch.inference_mode():
+        torch.testing.assert_close(rebuilt.eval()(x), net.eval()(x), rtol=0, atol=0)

@@ -1,4 +1,7 @@
-"""The LIF scan: golden trajectories by hand, and the fast path against the reference."""
+"""The LIF neuron: its parameters, golden trajectories by hand, and properties of the scan.
+
+Every backend against the reference, over the neuron settings: tests/test_engine_golden.py.
+"""
 
 import numpy as np
 import pytest
@@ -6,8 +9,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pynmsnn.neurons import lif_reference, lif_scan, readout_weights
-from pynmsnn.surrogate import FAST_SIGMOID_SLOPE, SURROGATES
+from pynmsnn import _kernels
+from pynmsnn.neurons import LIFParameters, lif_reference, lif_scan, lif_step, readout_weights
+from pynmsnn.surrogate import FAST_SIGMOID_SLOPE
+
+
+def lif(decay=0.9, threshold=1.0, refractory_penalty=0.0, **settings):
+    return LIFParameters(decay=decay, threshold=threshold, refractory_penalty=refractory_penalty, **settings)
 
 
 def test_golden_membrane_trajectory():
@@ -15,17 +23,67 @@ def test_golden_membrane_trajectory():
     v1=0.8; v2=0.4+0.8=1.2 fires -> 1.2-1.5=-0.3; v3=-0.15+0.8=0.65;
     v4=0.325+0.8=1.125 fires -> -0.375; v5=-0.1875+0.8=0.6125."""
     current = torch.full((5, 1), 0.8, dtype=torch.float64)
-    spikes, membrane = lif_reference(current, 0.5, 1.0, 0.5)
+    spikes, membrane = lif_reference(current, lif(0.5, 1.0, 0.5))
     torch.testing.assert_close(membrane.flatten(), torch.tensor([0.8, 1.2, 0.65, 1.125, 0.6125], dtype=torch.float64))
     torch.testing.assert_close(spikes.flatten(), torch.tensor([0.0, 1.0, 0.0, 1.0, 0.0], dtype=torch.float64))
-    torch.testing.assert_close(lif_scan(current, 0.5, 1.0, 0.5), spikes)
+    torch.testing.assert_close(lif_scan(current, lif(0.5, 1.0, 0.5)), spikes)
+
+
+def test_golden_trajectory_with_reset_to_a_fixed_potential():
+    """reset='zero', decay=0.5, threshold=1, penalty=0.5, constant input 0.8, by hand:
+    v1=0.8; v2=0.4+0.8=1.2 fires -> -0.5 (the penalty below rest); v3=-0.25+0.8=0.55;
+    v4=0.275+0.8=1.075 fires -> -0.5; v5=-0.25+0.8=0.55."""
+    current = torch.full((5, 1), 0.8, dtype=torch.float64)
+    neuron = lif(0.5, 1.0, 0.5, reset="zero")
+    spikes, membrane = lif_reference(current, neuron)
+    torch.testing.assert_close(membrane.flatten(), torch.tensor([0.8, 1.2, 0.55, 1.075, 0.55], dtype=torch.float64))
+    torch.testing.assert_close(spikes.flatten(), torch.tensor([0.0, 1.0, 0.0, 1.0, 0.0], dtype=torch.float64))
+    for backend in ["torch"] + (["c"] if _kernels.HAVE_C_SCAN else []):
+        torch.testing.assert_close(lif_scan(current, neuron, backend=backend), spikes)
+
+
+@settings(max_examples=60, deadline=None)
+@given(excess=st.floats(0.0, 50.0), penalty=st.floats(0.0, 4.0), decay=st.floats(0.0, 1.0))
+def test_reset_zero_leaves_exactly_minus_the_penalty(excess, penalty, decay):
+    """After a spike, reset='zero' sets the membrane to -refractory_penalty exactly, whatever the excess."""
+    neuron = lif(decay, 1.0, penalty, reset="zero")
+    _, _, v = lif_step(torch.zeros(1, dtype=torch.float64), torch.tensor([1.0 + excess + 1e-9], dtype=torch.float64),
+                       neuron)
+    assert v.item() == -penalty
+
+
+@pytest.mark.parametrize(
+    "settings, match",
+    [
+        (dict(decay=1.5), r"decay must be in \[0, 1\]"),
+        (dict(threshold=0.0), "threshold must be > 0"),
+        (dict(threshold=float("nan")), "threshold must be finite"),
+        (dict(refractory_penalty=-1.0), "refractory_penalty must be >= 0"),
+        (dict(reset="soft"), r"reset='soft'.*'subtract', 'zero'"),
+        (dict(surrogate="relu"), "Unknown surrogate 'relu'"),
+        (dict(decay="0.5x"), "decay must be a number"),
+    ],
+)
+def test_parameters_that_make_no_neuron_are_refused_by_name(settings, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        LIFParameters(**settings)
+
+
+def test_parameters_are_one_frozen_value():
+    """Hashable and immutable, so that kernels and caches can take the neuron whole."""
+    neuron = lif(0.5)
+    with pytest.raises(AttributeError):
+        neuron.decay = 0.7
+    assert neuron == lif(0.5) and hash(neuron) == hash(lif(0.5))
+    assert neuron.replace(reset="zero").forget == 1.0 and neuron.forget == 0.0
 
 
 def test_refractory_penalty_lowers_the_rate():
     """A larger penalty holds the neuron below rest longer, so it fires less."""
     current = torch.full((50, 1), 0.6)
-    rates = [lif_scan(current, 0.9, 1.0, p).mean().item() for p in (0.0, 1.0, 3.0)]
-    assert rates[0] > rates[1] > rates[2] > 0
+    for reset in ("subtract", "zero"):
+        rates = [lif_scan(current, lif(0.9, 1.0, p, reset=reset)).mean().item() for p in (0.0, 1.0, 3.0)]
+        assert rates[0] > rates[1] > rates[2] > 0
 
 
 @settings(max_examples=40, deadline=None)
@@ -38,41 +96,18 @@ def test_below_threshold_never_fires(level, decay, n_steps):
     """With input I and no spikes, v converges to I/(1-decay) from below; if that stays
     under threshold (or the step count keeps it there), nothing fires."""
     current = torch.full((n_steps, 3), level * (1.0 - decay) if decay < 1 else 0.0)
-    assert lif_scan(current, decay, 1.0).sum().item() == 0
+    assert lif_scan(current, lif(decay, 1.0)).sum().item() == 0
 
 
 @settings(max_examples=30, deadline=None)
-@given(low=st.floats(0.0, 2.0), extra=st.floats(0.0, 2.0), decay=st.floats(0.0, 1.0))
-def test_rate_does_not_fall_as_input_rises(low, extra, decay):
-    """Firing rate is monotone in a constant input current."""
+@given(low=st.floats(0.0, 2.0), extra=st.floats(0.0, 2.0), decay=st.floats(0.0, 1.0),
+       reset=st.sampled_from(["subtract", "zero"]))
+def test_rate_does_not_fall_as_input_rises(low, extra, decay, reset):
+    """Firing rate is monotone in a constant input current, for either reset."""
     n_steps = 40
-    rate = lambda level: lif_scan(torch.full((n_steps, 1), level, dtype=torch.float64), decay, 1.0, 0.2).sum()
+    neuron = lif(decay, 1.0, 0.2, reset=reset)
+    rate = lambda level: lif_scan(torch.full((n_steps, 1), level, dtype=torch.float64), neuron).sum()
     assert rate(low + extra) >= rate(low)
-
-
-@pytest.mark.parametrize("surrogate", sorted(SURROGATES))
-@pytest.mark.parametrize("penalty", [0.0, 0.7])
-@pytest.mark.parametrize("detach_reset", [False, True])
-@pytest.mark.parametrize("use_c", [True, False])
-def test_fast_scan_equals_reference_forward_and_gradient(monkeypatch, surrogate, penalty, detach_reset, use_c):
-    """The hand-written backward (C sweep or torch) equals autograd through the step-by-step reference."""
-    from pynmsnn import neurons
-
-    monkeypatch.setattr(neurons, "USE_C_SCAN", use_c)
-    generator = torch.Generator().manual_seed(0)
-    current = (torch.randn(12, 4, 5, generator=generator, dtype=torch.float64) + 0.6).requires_grad_(True)
-    upstream = torch.randn(12, 4, 5, generator=generator, dtype=torch.float64)
-
-    fast = lif_scan(current, 0.8, 1.0, penalty, surrogate, detach_reset=detach_reset)
-    (fast * upstream).sum().backward()
-    fast_grad = current.grad.clone()
-    current.grad = None
-    reference, _ = lif_reference(current, 0.8, 1.0, penalty, surrogate, detach_reset=detach_reset)
-    (reference * upstream).sum().backward()
-
-    torch.testing.assert_close(fast, reference)
-    assert fast.sum() > 0  # the comparison covers firing neurons
-    torch.testing.assert_close(fast_grad, current.grad)
 
 
 def test_the_reset_changes_the_gradient_and_not_the_spikes():
@@ -81,7 +116,7 @@ def test_the_reset_changes_the_gradient_and_not_the_spikes():
     grads, spikes = [], []
     for detach_reset in (False, True):
         leaf = current.clone().requires_grad_(True)
-        out = lif_scan(leaf, 0.5, 1.0, 0.0, "fast_sigmoid", detach_reset=detach_reset)
+        out = lif_scan(leaf, lif(0.5, detach_reset=detach_reset))
         out[1].sum().backward()  # the loss sees step 1 only
         grads.append(leaf.grad[0, 0].item())
         spikes.append(out.detach())
@@ -95,9 +130,9 @@ def test_the_reset_changes_the_gradient_and_not_the_spikes():
 def test_constant_current_gradient_sums_over_time():
     """An expanded (constant) current receives the sum of the per-step gradients."""
     base = torch.full((3, 2), 0.7, dtype=torch.float64, requires_grad=True)
-    lif_scan(base.unsqueeze(0).expand(8, 3, 2), 0.9, 1.0).sum().backward()
+    lif_scan(base.unsqueeze(0).expand(8, 3, 2), lif()).sum().backward()
     full = base.detach().unsqueeze(0).repeat(8, 1, 1).requires_grad_(True)
-    lif_scan(full, 0.9, 1.0).sum().backward()
+    lif_scan(full, lif()).sum().backward()
     torch.testing.assert_close(base.grad, full.grad.sum(0))
 
 
@@ -118,9 +153,9 @@ def test_inference_scan_equals_training_scan_and_keeps_no_graph():
     its spikes equal the training scan's."""
     current = torch.randn(10, 4, 6) + 0.5
     with torch.no_grad():
-        inference = lif_scan(current, 0.9, 1.0, 0.2)
+        inference = lif_scan(current, lif(0.9, 1.0, 0.2))
     assert inference.grad_fn is None
-    training = lif_scan(current.clone().requires_grad_(True), 0.9, 1.0, 0.2)
+    training = lif_scan(current.clone().requires_grad_(True), lif(0.9, 1.0, 0.2))
     assert training.grad_fn is not None
     torch.testing.assert_close(inference, training.detach(), rtol=0, atol=0)
 
@@ -145,107 +180,4 @@ def test_estimator_predict_never_enters_the_autograd_scan(monkeypatch):
 
 def test_the_c_scan_is_built():
     """setup.sh builds pynmsnn/_cscan.c; without a compiler the torch loop runs instead."""
-    from pynmsnn import neurons
-
-    assert neurons._cscan is not None
-
-
-@pytest.mark.parametrize("surrogate", sorted(SURROGATES))
-@pytest.mark.parametrize("constant", [False, True])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("detach_reset", [False, True])
-def test_c_loops_equal_torch_loops(monkeypatch, surrogate, constant, dtype, detach_reset):
-    """The C forward and backward sweeps give the torch loops' spikes and gradients."""
-    from pynmsnn import neurons
-
-    generator = torch.Generator().manual_seed(1)
-    shape = (6, 7) if constant else (15, 6, 7)
-    current = (torch.randn(shape, generator=generator, dtype=dtype) * 0.8 + 0.5).requires_grad_(True)
-    upstream = torch.randn((15, 6, 7), generator=generator, dtype=dtype)
-    results = []
-    for use_c in (True, False):
-        monkeypatch.setattr(neurons, "USE_C_SCAN", use_c)
-        current.grad = None
-        spikes = lif_scan(current, 0.85, 1.0, 0.4, surrogate, 15 if constant else None, detach_reset)
-        (spikes * upstream).sum().backward()
-        with torch.no_grad():
-            inference = lif_scan(current, 0.85, 1.0, 0.4, surrogate, n_steps=15 if constant else None)
-        results.append((spikes.detach(), current.grad.clone(), inference))
-    (c_spikes, c_grad, c_inference), (t_spikes, t_grad, t_inference) = results
-    assert 0 < c_spikes.mean() < 1
-    torch.testing.assert_close(c_spikes, t_spikes, rtol=0, atol=0)
-    torch.testing.assert_close(c_inference, t_inference, rtol=0, atol=0)
-    torch.testing.assert_close(c_grad, t_grad)
-
-
-@pytest.mark.parametrize("constant", [False, True])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("use_c", [True, False])
-def test_pooled_scan_equals_the_weighted_sum_of_the_scan(monkeypatch, constant, dtype, use_c):
-    """lif_pooled gives sum_t w[t] * spikes[t] of lif_scan without keeping the spikes."""
-    from pynmsnn import neurons
-    from pynmsnn.neurons import lif_pooled
-
-    monkeypatch.setattr(neurons, "USE_C_SCAN", use_c)
-    generator = torch.Generator().manual_seed(2)
-    current = torch.randn((6, 7) if constant else (15, 6, 7), generator=generator, dtype=dtype) * 0.8 + 0.5
-    n_steps = 15 if constant else None
-    weights = readout_weights(15, 0.8, dtype)
-    spikes = lif_scan(current, 0.85, 1.0, 0.4, n_steps=n_steps)
-    expected = torch.einsum("t,tij->ij", weights, spikes)
-    pooled = lif_pooled(current, 0.85, 1.0, 0.4, weights, n_steps=n_steps)
-    assert 0 < spikes.mean() < 1
-    assert pooled.shape == (6, 7) and pooled.dtype == dtype
-    torch.testing.assert_close(pooled, expected)
-
-
-def test_network_inference_pools_in_the_scan_and_matches_the_training_path(monkeypatch):
-    """At inference the last layer's spikes are pooled inside the scan: same output as with autograd on."""
-    from pynmsnn import _events
-    from pynmsnn.network import SpikingNetwork
-
-    monkeypatch.setattr(_events, "USE_EVENT_INFERENCE", False)  # the dense path is under test
-
-    net = SpikingNetwork(5, (12, 9), 3, n_steps=10, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        for layer in net.layers:
-            layer.weight.mul_(4.0)
-    x = torch.rand(8, 5, generator=torch.Generator().manual_seed(1))
-    net.eval()
-    with torch.inference_mode():
-        pooled_path = net(x)
-    assert not net._pools_in_scan(1, x.requires_grad_(True), None)  # a graph needs every step's spikes
-    torch.testing.assert_close(pooled_path, net.forward_reference(x).detach())
-
-
-@pytest.mark.parametrize("source", ["constant", "sequence", "product"])
-@pytest.mark.parametrize("pooled", [False, True])
-def test_inference_between_bf16_matmuls_gives_the_scans_numbers(source, pooled):
-    """lif_infer_bf16 reads and writes bfloat16 but computes what lif_scan / lif_pooled compute."""
-    from pynmsnn.neurons import c_inference_applies, lif_infer_bf16, lif_pooled
-
-    generator = torch.Generator().manual_seed(4)
-    steps, bias = 12, None
-    if source == "constant":
-        current = torch.rand(5, 8, generator=generator) * 1.6
-        reference_current, n_steps = current, steps
-    elif source == "sequence":
-        current = torch.rand(steps, 5, 8, generator=generator) * 1.6
-        reference_current, n_steps = current, None
-    else:  # a bfloat16 matmul product, its bias added in float32 after widening
-        spikes = (torch.rand(steps, 5, 6, generator=generator) < 0.4).to(torch.bfloat16)
-        weight = (torch.randn(8, 6, generator=generator) * 0.8).to(torch.bfloat16)
-        bias = torch.randn(8, generator=generator) * 0.3 + 0.5
-        current = torch.nn.functional.linear(spikes, weight)
-        reference_current, n_steps = current.float().add_(bias), None
-    if not c_inference_applies(reference_current):
-        pytest.skip("needs the C scan")
-    weights = readout_weights(steps, 0.85) if pooled else None
-    result = lif_infer_bf16(current, 0.85, 1.0, 0.3, n_steps=n_steps, bias=bias, weights=weights)
-    if pooled:
-        expected = lif_pooled(reference_current, 0.85, 1.0, 0.3, weights, n_steps=n_steps)
-        assert result.dtype == torch.float32
-    else:
-        expected = lif_scan(reference_current, 0.85, 1.0, 0.3, n_steps=n_steps).to(torch.bfloat16)
-        assert result.dtype == torch.bfloat16 and 0 < expected.float().mean() < 1
-    torch.testing.assert_close(result, expected, rtol=0, atol=0)
+    assert _kernels.HAVE_C_SCAN

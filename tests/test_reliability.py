@@ -12,6 +12,7 @@
   and scales X in blocks of a fixed number of rows, whatever the number of rows.
 """
 
+import contextvars
 import itertools
 import math
 import re
@@ -27,7 +28,8 @@ from sklearn.datasets import load_iris, make_regression
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
 
-from pynmsnn import SNNClassifier, SNNRegressor, _base, _events
+from pynmsnn import SNNClassifier, SNNRegressor, _base, _kernels
+from pynmsnn._engine import forced_engine
 from pynmsnn._base import predict_chunk_rows
 from pynmsnn._tabular import TRANSFORM_BLOCK_ROWS, TableScaler
 
@@ -259,10 +261,12 @@ def fitted(iris):
 
 
 @pytest.fixture(params=["event-driven", "dense"])
-def inference_path(request, monkeypatch):
+def inference_path(request):
     """Each test that takes it runs with event-driven inference on, then off."""
-    monkeypatch.setattr(_events, "USE_EVENT_INFERENCE", request.param == "event-driven")
-    return request.param
+    if request.param == "event-driven" and not _kernels.HAVE_EVENT_KERNEL:
+        pytest.skip("the event-driven kernel is not built")
+    with forced_engine(inference="event" if request.param == "event-driven" else "dense"):
+        yield request.param
 
 
 def test_a_rows_prediction_does_not_depend_on_the_other_rows(fitted, iris, inference_path):
@@ -296,8 +300,10 @@ def test_predict_from_several_threads_at_once(fitted, iris, inference_path):
     X = np.tile(iris[0], (20, 1))  # 3,000 rows
     slices = np.array_split(np.arange(len(X)), 12)
     serial = [fitted.predict_proba(X[index]) for index in slices]
+    # Each thread runs in a copy of this context, so that the forced engine holds there too.
+    contexts = [contextvars.copy_context() for _ in slices]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        threaded = list(pool.map(lambda index: fitted.predict_proba(X[index]), slices))
+        threaded = list(pool.map(lambda c, index: c.run(fitted.predict_proba, X[index]), contexts, slices))
     for a, b in zip(threaded, serial):
         np.testing.assert_array_equal(a, b)
 
@@ -306,7 +312,11 @@ def test_predict_from_several_threads_at_once(fitted, iris, inference_path):
 @pytest.mark.parametrize("n_rows", [10, 3_000, 20_000])
 def test_predict_runs_the_network_in_fixed_size_chunks(fitted, n_rows, monkeypatch):
     """Whatever the number of rows, the network only ever sees chunks of the same fixed size."""
-    monkeypatch.setattr(_events, "USE_EVENT_INFERENCE", False)
+    with forced_engine(inference="dense"):
+        _predicts_in_fixed_chunks(fitted, n_rows, monkeypatch)
+
+
+def _predicts_in_fixed_chunks(fitted, n_rows, monkeypatch):
     module = fitted.module_
     chunk = predict_chunk_rows(module.n_steps, [layer.out_features for layer in module.layers])
     seen, forward = [], module.forward
@@ -337,10 +347,10 @@ def test_event_driven_predict_runs_the_rows_in_bounded_chunks(fitted, n_rows, mo
     X = np.random.default_rng(0).uniform(0, 8, size=(n_rows, 4))
     expected = fitted.predict_proba(X)
     assert seen == [1_000] * (n_rows // 1_000) + ([n_rows % 1_000] if n_rows % 1_000 else [])
-    monkeypatch.setattr(_events, "USE_EVENT_INFERENCE", False)
     # The dense path adds float32 sums in another order: a membrane within
     # rounding of the threshold may fire in one path only, so a few rows may differ.
-    same = np.isclose(fitted.predict_proba(X), expected, rtol=1e-5, atol=1e-6).all(axis=1)
+    with forced_engine(inference="dense"):
+        same = np.isclose(fitted.predict_proba(X), expected, rtol=1e-5, atol=1e-6).all(axis=1)
     assert same.mean() >= 0.99
 
 

@@ -5,11 +5,12 @@ import math
 import pytest
 import torch
 
-from pynmsnn import network
+from pynmsnn import _engine, _kernels
 from pynmsnn.network import spike_weight_grad
 
 integer_path = pytest.mark.skipif(
-    not network._integer_weight_grad_applies(torch.zeros(1, 1)),
+    not _engine.choose_engine(None, torch.zeros(1, 1), training=True).integer_weight_grad
+    if _kernels.HAVE_C_SCAN else True,
     reason="needs the C extension, torch._int_mm and a CPU with int8 dot products",
 )
 
@@ -27,7 +28,7 @@ def _case(n_rows, n_out, n_in, seed=0, spread=4):
 def test_equals_the_float64_product_to_float32_precision(shape):
     grad, spikes = _case(*shape)
     exact = grad.double().T @ spikes.double()
-    result = spike_weight_grad(grad, spikes)
+    result = spike_weight_grad(grad, spikes, integer=True)
     assert result.dtype == torch.float32 and result.shape == (shape[1], shape[2])
     scale = exact.abs().max().item()
     # Within a few float32 roundings of the largest entry, like the float32 matmul itself.
@@ -36,45 +37,38 @@ def test_equals_the_float64_product_to_float32_precision(shape):
 
 
 @integer_path
-def test_uses_the_integer_path_and_the_flag_switches_it_off(monkeypatch):
+def test_uses_the_integer_path_and_the_argument_switches_it_off(monkeypatch):
     grad, spikes = _case(64, 8, 8)
     calls = []
-    monkeypatch.setattr(network, "int8_digits", lambda *args: calls.append(args) or _digits(*args))
-    spike_weight_grad(grad, spikes)
+    digits = _kernels.int8_digits
+    monkeypatch.setattr(_kernels, "int8_digits", lambda *args: calls.append(args) or digits(*args))
+    spike_weight_grad(grad, spikes, integer=True)
     assert len(calls) == 1
-    monkeypatch.setattr(network, "USE_INTEGER_WEIGHT_GRAD", False)
-    torch.testing.assert_close(spike_weight_grad(grad, spikes), grad.T @ spikes)
+    torch.testing.assert_close(spike_weight_grad(grad, spikes, integer=False), grad.T @ spikes)
     assert len(calls) == 1
-
-
-def _digits(*args):
-    from pynmsnn._cscan import int8_digits
-
-    return int8_digits(*args)
 
 
 @integer_path
 def test_zero_gradient_gives_zeros_and_nan_goes_through():
     grad, spikes = _case(16, 4, 6)
-    assert torch.equal(spike_weight_grad(torch.zeros_like(grad), spikes), torch.zeros(4, 6))
+    assert torch.equal(spike_weight_grad(torch.zeros_like(grad), spikes, integer=True), torch.zeros(4, 6))
     grad[3, 1] = math.nan
-    result = spike_weight_grad(grad, spikes)
+    result = spike_weight_grad(grad, spikes, integer=True)
     assert torch.isnan(result[1]).any()  # training's NaN checks still see it
 
 
 def test_other_dtypes_use_the_plain_matmul():
     grad, spikes = _case(32, 5, 7)
     grad = grad.double()
-    torch.testing.assert_close(spike_weight_grad(grad, spikes), grad.T @ spikes.double())
+    torch.testing.assert_close(spike_weight_grad(grad, spikes, integer=True), grad.T @ spikes.double())
 
 
-def test_a_torch_without_cpu_int8_products_falls_back(monkeypatch):
-    """Where torch._int_mm is missing (older torch), the float32 matmul runs instead."""
-    network._cpu_int_mm_works.cache_clear()
+def test_a_torch_without_cpu_int8_products_trains_with_the_float32_matmul(monkeypatch):
+    """Where torch._int_mm is missing (older torch), the engine does not ask for the integer path."""
+    _engine._cpu_int_mm_works.cache_clear()
     monkeypatch.delattr(torch, "_int_mm")
     try:
-        assert not network._cpu_int_mm_works()
-        grad, spikes = _case(32, 5, 7)
-        torch.testing.assert_close(spike_weight_grad(grad, spikes), grad.T @ spikes)
+        assert not _engine._cpu_int_mm_works()
+        assert not _engine.choose_engine(None, torch.zeros(1, 1), training=True).integer_weight_grad
     finally:
-        network._cpu_int_mm_works.cache_clear()
+        _engine._cpu_int_mm_works.cache_clear()
