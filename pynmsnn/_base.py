@@ -22,6 +22,7 @@ from sklearn.utils.validation import (
 
 from ._engine import choose_engine
 from ._malloc import keep_freed_memory
+from ._optim import Adam
 from ._tabular import TableScaler, check_finite, is_dataframe, non_number_error
 from .activity import activity_report, calibrate_firing, check_firing_health
 from .encoders import ENCODERS
@@ -282,13 +283,13 @@ class BaseSNN(BaseEstimator):
         batch = 200 if self.batch_size == "auto" else self.batch_size
         weights = [layer.weight for layer in self.module_.layers]
         biases = [layer.bias for layer in self.module_.layers]
-        return torch.optim.Adam(
+        # torch.optim.Adam(fused=True)'s numbers, without importing torch's compiler (pynmsnn/_optim.py).
+        return Adam(
             [
                 {"params": weights, "weight_decay": self.alpha / batch},
                 {"params": biases, "weight_decay": 0.0},
             ],
             lr=self.learning_rate_init,
-            fused=True,  # one kernel per step instead of ~10 small ops per tensor
         )
 
     @property
@@ -454,7 +455,7 @@ class BaseSNN(BaseEstimator):
 
     def _train_step(self, inputs, targets, generator, engine):
         """Forward, loss, backward and one optimizer step on a minibatch."""
-        self._optimizer.zero_grad(set_to_none=True)
+        self._optimizer.zero_grad()
         loss = self._penalized_loss(inputs, targets, generator, engine)
         loss.backward()
         self._optimizer.step()

@@ -185,6 +185,18 @@ class _LowPrecisionSpikeLinear(torch.autograd.Function):
         return grad_spikes, grad_weight, grad_bias, None, None
 
 
+def _linear(n_in, n_out):
+    """An ``nn.Linear`` whose construction leaves torch's global random state as it was.
+
+    Its weights are drawn again from the network's own generator; the global
+    state is saved and restored around nn.Linear's initialisation
+    (``torch.nn.utils.skip_init`` would do without it, but its first call
+    imports sympy: most of a second).
+    """
+    with torch.random.fork_rng(devices=[]):
+        return nn.Linear(n_in, n_out)
+
+
 class SpikingNetwork(nn.Module):
     """Fully connected spiking network with a leaky readout.
 
@@ -221,12 +233,8 @@ class SpikingNetwork(nn.Module):
                  readout="membrane", generator=None):
         super().__init__()
         sizes = [int(n_inputs), *(int(h) for h in hidden_layer_sizes)]
-        # skip_init: the weights are drawn from `generator` below, so building the
-        # module leaves torch's global random state alone.
-        self.hidden = nn.ModuleList(
-            nn.utils.skip_init(nn.Linear, n_in, n_out) for n_in, n_out in zip(sizes[:-1], sizes[1:])
-        )
-        self.output = nn.utils.skip_init(nn.Linear, sizes[-1], int(n_outputs))
+        self.hidden = nn.ModuleList(_linear(n_in, n_out) for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+        self.output = _linear(sizes[-1], int(n_outputs))
         self.n_steps = int(n_steps)
         self.neuron = LIFParameters() if neuron is None else neuron
         self.encoder = encoder

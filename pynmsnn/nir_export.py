@@ -52,6 +52,8 @@ nor ``v_reset`` (both reset to 0, so they run ``refractory_penalty=0``
 models exactly); ``tests/test_nir.py`` shows both round trips.
 """
 
+import warnings
+
 import numpy as np
 
 __all__ = ["nir_input", "run_nir", "to_nir"]
@@ -380,22 +382,24 @@ def _norse_steps(graph, x, n_steps):
     def tensor(values):
         return torch.as_tensor(values, dtype=torch.float32)
 
-    if isinstance(graph.nodes["readout"], nir.LI):
-        def module(node):
-            if isinstance(node, nir.Affine):
-                linear = torch.nn.Linear(node.weight.shape[1], node.weight.shape[0])
-                linear.weight.data, linear.bias.data = tensor(node.weight), tensor(node.bias)
-                return linear
-            if isinstance(node, nir.LIF):
-                return LIFBoxCell(LIFBoxParameters(tau_mem_inv=1 / tensor(node.tau), v_th=tensor(node.v_threshold),
-                                                   v_leak=tensor(node.v_leak)), dt=dt)
-            if isinstance(node, nir.LI):
-                return LIBoxCell(LIBoxParameters(tau_mem_inv=1 / tensor(node.tau), v_leak=tensor(node.v_leak)), dt=dt)
-            return None
+    def module(node):
+        if isinstance(node, nir.Affine):
+            linear = torch.nn.Linear(node.weight.shape[1], node.weight.shape[0])
+            linear.weight.data, linear.bias.data = tensor(node.weight), tensor(node.bias)
+            return linear
+        if isinstance(node, nir.LIF):
+            return LIFBoxCell(LIFBoxParameters(tau_mem_inv=1 / tensor(node.tau), v_th=tensor(node.v_threshold),
+                                               v_leak=tensor(node.v_leak)), dt=dt)
+        if isinstance(node, nir.LI):
+            return LIBoxCell(LIBoxParameters(tau_mem_inv=1 / tensor(node.tau), v_leak=tensor(node.v_leak)), dt=dt)
+        return None
 
-        net = nirtorch.load(graph, module)
-    else:
-        net = norse.from_nir(graph, dt=dt, ignore_warnings=True)
+    with warnings.catch_warnings():  # Norse 1.1 builds through nirtorch.load, which nirtorch deprecates
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if isinstance(graph.nodes["readout"], nir.LI):
+            net = nirtorch.load(graph, module)
+        else:
+            net = norse.from_nir(graph, dt=dt, ignore_warnings=True)
     rows = tensor(x)
     state, outputs = None, []
     with torch.no_grad():

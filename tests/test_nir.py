@@ -1,19 +1,19 @@
-"""Export to NIR and run the exported graph in snnTorch: what maps exactly and what does not."""
+"""Export to NIR and run the exported graph in snnTorch and Norse: what maps exactly and what does not."""
 
 import numpy as np
 import pytest
-import torch
 from sklearn.datasets import load_digits
 
 from pynmsnn import SNNClassifier, SNNRegressor
-from pynmsnn.nir_export import nir_input, to_nir
+from pynmsnn.nir_export import nir_input, run_nir, to_nir
 
 nir = pytest.importorskip("nir")
-snntorch = pytest.importorskip("snntorch")
-nirtorch = pytest.importorskip("nirtorch")
-from snntorch.import_nir import import_from_nir  # noqa: E402
+pytest.importorskip("nirtorch")
 
-pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+    pytest.mark.filterwarnings("ignore::pynmsnn.activity.FiringHealthWarning"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -25,118 +25,105 @@ def digits():
 
 def _fit(digits, **params):
     X, y = digits[:2]
-    settings = dict(hidden_layer_sizes=(32,), n_steps=8, max_iter=20, precision="float32", random_state=0)
+    settings = dict(hidden_layer_sizes=(32,), n_steps=8, max_iter=20, precision="float32", random_state=0,
+                    learning_rate_init=0.01)
     return SNNClassifier(**{**settings, **params}).fit(X, y)
 
 
-def _leaky_per_step(net, x, n_steps):
-    """Run an imported snnTorch graph for ``n_steps`` on a constant input; outputs per step."""
-    for module in net.modules():
-        if isinstance(module, snntorch.Leaky):
-            module.reset_mem()  # state lives in the modules (init_hidden=True)
-    outputs = []
-    with torch.no_grad():
-        for _ in range(n_steps):
-            output, _ = net(x)
-            outputs.append(output)
-    return outputs
+@pytest.fixture(scope="module")
+def zero_reset_models(digits):
+    """Default-decay (0.9) models with reset='zero', one per readout, that learned."""
+    models = {readout: _fit(digits, reset="zero", readout=readout) for readout in ("spikes", "membrane")}
+    X_test, y_test = digits[2:]
+    for model in models.values():
+        assert model.decay == 0.9 and model.score(X_test, y_test) > 0.85  # a working model, not a silent one
+    return models
 
 
-def _snntorch_with_leaky_integrator(graph):
-    """snnTorch modules for the graph, with NIR's LI as a Leaky that never resets.
-
-    snnTorch's ``import_from_nir`` reads Affine and LIF but not LI (the
-    membrane readout); this map writes Affine and LIF the way it does
-    (``beta = 1 - dt / tau``, reset to zero, no reset delay, dt = 1e-4) and
-    adds LI.
-    """
-    dt = 1e-4
-
-    def affine(node):
-        linear = torch.nn.Linear(node.weight.shape[1], node.weight.shape[0])
-        linear.weight.data, linear.bias.data = torch.tensor(node.weight), torch.tensor(node.bias)
-        return linear
-
-    def lif(node):
-        beta = float(np.unique(1 - dt / node.tau)[0])
-        threshold = float(np.unique(node.v_threshold)[0])
-        return snntorch.Leaky(beta=beta, threshold=threshold, reset_mechanism="zero",
-                              reset_delay=False, init_hidden=True)
-
-    def leaky_integrator(node):
-        beta = float(np.unique(1 - dt / node.tau)[0])
-        return snntorch.Leaky(beta=beta, reset_mechanism="none", init_hidden=True, output=True)
-
-    return nirtorch.nir_to_torch(graph, {nir.Affine: affine, nir.LIF: lif, nir.LI: leaky_integrator})
+def _same_output(clf, X, out):
+    """Rows whose output equals the estimator's: spike counts exactly, membranes to float32 rounding."""
+    expected = clf._forward(X)
+    tolerance = 0.0 if clf.readout == "spikes" else 1e-4
+    return np.isclose(out, expected, rtol=0, atol=tolerance).all(axis=1)
 
 
 def test_graph_has_affine_lif_and_li_nodes_with_the_weights(digits):
     """The graph is Input, (Affine, LIF) per hidden layer, Affine, LI, Output, in a chain."""
-    clf = _fit(digits, hidden_layer_sizes=(16, 8), decay=0.0, max_iter=2)
+    clf = _fit(digits, hidden_layer_sizes=(16, 8), reset="zero", refractory_penalty=0.5, max_iter=2)
     graph = to_nir(clf)
     assert graph.edges == [("input", "affine_1"), ("affine_1", "lif_1"), ("lif_1", "affine_2"),
                            ("affine_2", "lif_2"), ("lif_2", "affine_out"), ("affine_out", "readout"),
                            ("readout", "output")]
     assert isinstance(graph.nodes["lif_1"], nir.LIF) and isinstance(graph.nodes["readout"], nir.LI)
     np.testing.assert_array_equal(graph.nodes["affine_2"].weight, clf.module_.hidden[1].weight.detach().numpy())
+    np.testing.assert_array_equal(graph.nodes["lif_1"].v_reset, np.full(16, -0.5))  # the penalty below rest
     assert graph.metadata["n_steps"] == 8 and graph.metadata["exact"]
 
 
-def test_spike_readout_runs_identically_in_snntorch(digits):
-    """decay=0, readout='spikes': snnTorch's own importer gives the same spike counts.
-
-    With no memory across steps, NIR's reset-to-zero LIF and pynmsnn's
-    subtractive reset are the same neuron, so the counts (the logits) agree
-    exactly on held-out rows.
-    """
-    clf = _fit(digits, decay=0.0, readout="spikes", learning_rate_init=0.01)
-    _, _, X_test, y_test = digits
-    assert clf.score(X_test, y_test) > 0.8  # a working model, not a silent one
-    net = import_from_nir(to_nir(clf))
-    x = torch.as_tensor(nir_input(clf, X_test))
-    counts = torch.stack(_leaky_per_step(net, x, clf.n_steps)).sum(0).numpy()
-    np.testing.assert_array_equal(counts, clf._forward(X_test))
-    np.testing.assert_array_equal(clf.classes_[counts.argmax(1)], clf.predict(X_test))
+@pytest.mark.parametrize("readout", ["spikes", "membrane"])
+@pytest.mark.parametrize("input_scaling", ["r", "weights"])
+@pytest.mark.parametrize("refractory_penalty", [0.0, 0.5])
+def test_zero_reset_exports_exactly_by_nir_equations(digits, readout, input_scaling, refractory_penalty):
+    """NIR's own equations (forward Euler, v_reset) run on the graph give the estimator's output on every row."""
+    clf = _fit(digits, reset="zero", readout=readout, refractory_penalty=refractory_penalty)
+    X_test = digits[2]
+    out = run_nir(to_nir(clf, input_scaling=input_scaling), nir_input(clf, X_test))
+    assert _same_output(clf, X_test, out).all()
 
 
-def test_membrane_readout_matches_in_snntorch(digits):
-    """decay=0, membrane readout: the readout membrane averaged over the steps matches."""
-    clf = _fit(digits, decay=0.0, learning_rate_init=0.01)
-    _, _, X_test, y_test = digits
-    assert clf.score(X_test, y_test) > 0.8
-    net = _snntorch_with_leaky_integrator(to_nir(clf))
-    x = torch.as_tensor(nir_input(clf, X_test))
-    membranes = [mem for _, mem in _leaky_per_step(net, x, clf.n_steps)]
-    logits = torch.stack(membranes).mean(0).numpy()
-    np.testing.assert_allclose(logits, clf._forward(X_test), atol=1e-4)
-    np.testing.assert_array_equal(clf.classes_[logits.argmax(1)], clf.predict(X_test))
+@pytest.mark.parametrize("readout", ["spikes", "membrane"])
+def test_zero_reset_model_runs_identically_in_snntorch(digits, zero_reset_models, readout):
+    """decay=0.9, reset='zero': snnTorch's importer gives the same spike counts (and logits) on 100% of rows."""
+    pytest.importorskip("snntorch")
+    clf = zero_reset_models[readout]
+    X_test = digits[2]
+    out = run_nir(to_nir(clf), nir_input(clf, X_test), runtime="snntorch")
+    assert _same_output(clf, X_test, out).all()
+    np.testing.assert_array_equal(clf.classes_[out.argmax(1)], clf.predict(X_test))
 
 
-def test_leaky_export_agrees_on_most_rows_but_not_exactly(digits):
-    """decay=0.9 (the default): reset to zero vs subtraction changes some answers.
+@pytest.mark.parametrize("readout", ["spikes", "membrane"])
+def test_zero_reset_model_runs_identically_in_norse(digits, zero_reset_models, readout):
+    """The same models re-imported by Norse (which takes r as 1) agree on 100% of rows."""
+    pytest.importorskip("norse")
+    clf = zero_reset_models[readout]
+    X_test = digits[2]
+    out = run_nir(to_nir(clf, input_scaling="weights"), nir_input(clf, X_test), runtime="norse")
+    assert _same_output(clf, X_test, out).all()
+    np.testing.assert_array_equal(clf.classes_[out.argmax(1)], clf.predict(X_test))
+    with pytest.raises(ValueError, match="input_scaling='weights'"):
+        run_nir(to_nir(clf), nir_input(clf, X_test), runtime="norse")
 
-    Measured with this model: 0.95 of the 400 held-out predictions agree
-    (accuracy 0.890 in pynmsnn, 0.880 in snnTorch; logits differ by up to 1.5).
-    With 64 hidden neurons, 10 steps and 60 epochs: 0.9925 agree (0.970 and
-    0.965). With decay=0 the same comparison agrees on every row (logits
-    within 1e-6).
-    """
+
+def test_decay_zero_subtract_model_still_exports_exactly(digits):
+    """With nothing carried over a step, the subtracting neuron is NIR's: spike counts equal in snnTorch."""
+    pytest.importorskip("snntorch")
+    clf = _fit(digits, decay=0.0, readout="spikes")
+    X_test = digits[2]
+    graph = to_nir(clf)
+    assert graph.metadata["exact"]
+    assert _same_output(clf, X_test, run_nir(graph, nir_input(clf, X_test), runtime="snntorch")).all()
+
+
+def test_subtract_with_leak_agrees_on_most_rows_only_when_allowed(digits):
+    """reset='subtract', decay=0.9: reset to zero vs subtraction changes some answers."""
     clf = _fit(digits, decay=0.9)
-    _, _, X_test, _ = digits
-    net = _snntorch_with_leaky_integrator(to_nir(clf, allow_reset_mismatch=True))
-    x = torch.as_tensor(nir_input(clf, X_test))
-    logits = torch.stack([mem for _, mem in _leaky_per_step(net, x, clf.n_steps)]).mean(0).numpy()
-    agreement = np.mean(clf.classes_[logits.argmax(1)] == clf.predict(X_test))
-    assert 0.9 <= agreement < 1.0
-    assert np.abs(logits - clf._forward(X_test)).max() > 0.1
+    X_test = digits[2]
+    graph = to_nir(clf, allow_reset_mismatch=True)
+    assert not graph.metadata["exact"]
+    out = run_nir(graph, nir_input(clf, X_test))
+    agreement = np.mean(clf.classes_[out.argmax(1)] == clf.predict(X_test))
+    assert 0.8 <= agreement < 1.0
+    assert not _same_output(clf, X_test, out).all()
 
 
 @pytest.mark.parametrize(
     "params, match",
     [
-        (dict(decay=0.9), r"decay=0.9 does not map exactly.*decay=0.*allow_reset_mismatch"),
+        (dict(decay=0.9), r"reset='subtract' with decay=0.9 does not map exactly.*reset='zero'"),
+        (dict(decay=0.5, refractory_penalty=0.5), r"refractory_penalty=0.5.*reset='zero'"),
         (dict(encoder="poisson", decay=0.0), r"encoder='poisson'.*encoder='current'"),
-        (dict(decay=1.0), r"decay=1"),
+        (dict(decay=1.0, reset="zero"), r"decay=1"),
     ],
 )
 def test_settings_that_do_not_map_are_refused_by_name(digits, params, match):
@@ -146,20 +133,24 @@ def test_settings_that_do_not_map_are_refused_by_name(digits, params, match):
         to_nir(clf)
 
 
-def test_refractory_penalty_is_refused_even_when_mismatch_is_allowed(digits):
-    """NIR's LIF has no refractory penalty: decay>0 with a penalty never exports."""
-    clf = _fit(digits, max_iter=1, decay=0.5, refractory_penalty=0.5)
-    with pytest.raises(ValueError, match="refractory_penalty=0.5"):
-        to_nir(clf, allow_reset_mismatch=True)
+def test_unknown_options_are_refused(digits):
+    clf = _fit(digits, max_iter=1, reset="zero")
+    with pytest.raises(ValueError, match="input_scaling='r_scale'"):
+        to_nir(clf, input_scaling="r_scale")
+    with pytest.raises(ValueError, match="runtime='lava'"):
+        run_nir(to_nir(clf), nir_input(clf, digits[2][:3]), runtime="lava")
 
 
 def test_graph_survives_a_nir_file_and_regressor_exports(tmp_path, digits):
-    """nir.write / nir.read keep the nodes and weights; a regressor exports too."""
+    """nir.write / nir.read keep the nodes and weights; a regressor exports and runs exactly too."""
     X, y = digits[:2]
-    reg = SNNRegressor((8,), n_steps=4, decay=0.0, max_iter=2, random_state=0).fit(X, y.astype(float))
+    reg = SNNRegressor((8,), n_steps=4, reset="zero", max_iter=2, random_state=0).fit(X, y.astype(float))
     graph = to_nir(reg)
     nir.write(tmp_path / "model.nir", graph)
     back = nir.read(tmp_path / "model.nir")
     assert set(back.nodes) == set(graph.nodes)
     np.testing.assert_array_equal(back.nodes["affine_out"].weight, graph.nodes["affine_out"].weight)
     np.testing.assert_array_equal(back.nodes["readout"].tau, graph.nodes["readout"].tau)
+    X_test = digits[2][:50]
+    out = run_nir(back, nir_input(reg, X_test))
+    np.testing.assert_allclose(out, reg._forward(X_test), atol=1e-4)

@@ -1,0 +1,121 @@
+"""Adam for the estimators, without ``torch.optim``.
+
+Every method of a ``torch.optim`` optimizer (its constructor included) is
+wrapped to keep torch's compiler out, and the first such call imports the
+compiler stack, ``torch._dynamo``: 1.7 s of a first fit on a 2-core CPU,
+more than the whole fit of a small table. :class:`Adam` computes what
+``torch.optim.Adam(..., fused=True)`` computes -- the same fused kernel,
+``torch._fused_adam_``, where this torch has it for the parameters' device
+and dtype, else the same equations a tensor at a time -- and imports nothing.
+"""
+
+import math
+
+import torch
+
+__all__ = ["Adam"]
+
+
+def _fused_kernel_applies(params):
+    """The fused kernel: present in this torch, on CPU or CUDA, for float32/float64 parameters of one kind."""
+    if not hasattr(torch, "_fused_adam_") or not params:
+        return False
+    kinds = {(p.device.type, p.dtype) for p in params}
+    return len(kinds) == 1 and next(iter(kinds)) in {
+        (device, dtype) for device in ("cpu", "cuda") for dtype in (torch.float32, torch.float64)
+    }
+
+
+class Adam:
+    """Adam with L2 weight decay per parameter group, as ``torch.optim.Adam``.
+
+    Parameters
+    ----------
+    groups : list of dict
+        Each ``{"params": [tensors], "weight_decay": float}``.
+    lr : float
+        Step size.
+    betas : tuple of float, default=(0.9, 0.999)
+        Decay of the first and second moment estimates.
+    eps : float, default=1e-8
+        Added to the denominator.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from pynmsnn._optim import Adam
+    >>> weight = torch.nn.Parameter(torch.tensor([1.0, -1.0]))
+    >>> optimizer = Adam([{"params": [weight], "weight_decay": 0.0}], lr=0.1)
+    >>> (weight ** 2).sum().backward()
+    >>> optimizer.step()
+    >>> weight.detach()
+    tensor([ 0.9000, -0.9000])
+    """
+
+    def __init__(self, groups, lr, betas=(0.9, 0.999), eps=1e-8):
+        self.groups = [{"params": list(group["params"]), "weight_decay": float(group["weight_decay"])}
+                       for group in groups]
+        self.lr, self.betas, self.eps = float(lr), (float(betas[0]), float(betas[1])), float(eps)
+        self._state = {}  # parameter -> {"step", "exp_avg", "exp_avg_sq"}, created at its first step
+
+    def _parameters(self):
+        return [p for group in self.groups for p in group["params"]]
+
+    def zero_grad(self):
+        """Drop every parameter's gradient."""
+        for parameter in self._parameters():
+            parameter.grad = None
+
+    def _moments(self, parameter):
+        state = self._state.get(parameter)
+        if state is None:
+            state = self._state[parameter] = {
+                "step": torch.zeros((), dtype=torch.float32, device=parameter.device),
+                "exp_avg": torch.zeros_like(parameter, memory_format=torch.preserve_format),
+                "exp_avg_sq": torch.zeros_like(parameter, memory_format=torch.preserve_format),
+            }
+        return state
+
+    @torch.no_grad()
+    def step(self):
+        """One update of every parameter that has a gradient."""
+        for group in self.groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            states = [self._moments(p) for p in params]
+            for state in states:
+                state["step"].add_(1)
+            if _fused_kernel_applies(params):
+                self._fused_step(params, states, group["weight_decay"])
+            else:
+                for parameter, state in zip(params, states):
+                    self._plain_step(parameter, state, group["weight_decay"])
+
+    def _fused_step(self, params, states, weight_decay):
+        torch._fused_adam_(
+            params, [p.grad for p in params], [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
+            [], [s["step"] for s in states], lr=self.lr, beta1=self.betas[0], beta2=self.betas[1],
+            weight_decay=weight_decay, eps=self.eps, amsgrad=False, maximize=False, grad_scale=None, found_inf=None,
+        )
+
+    def _plain_step(self, parameter, state, weight_decay):
+        """The update a tensor at a time, in torch.optim.Adam's single-tensor order of operations."""
+        beta1, beta2 = self.betas
+        grad = parameter.grad if not weight_decay else parameter.grad.add(parameter, alpha=weight_decay)
+        state["exp_avg"].lerp_(grad, 1 - beta1)
+        state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        step = state["step"].item()
+        step_size = self.lr / (1 - beta1**step)
+        denominator = (state["exp_avg_sq"].sqrt() / math.sqrt(1 - beta2**step)).add_(self.eps)
+        parameter.addcdiv_(state["exp_avg"], denominator, value=-step_size)
+
+    def state_dict(self):
+        """The moments and step counts, by parameter position, as tensors (cloned by the caller if kept)."""
+        params = self._parameters()
+        return {"state": {i: dict(self._state[p]) for i, p in enumerate(params) if p in self._state},
+                "lr": self.lr, "betas": self.betas, "eps": self.eps}
+
+    def load_state_dict(self, state_dict):
+        """Restore moments and step counts saved by :meth:`state_dict` (copied in, not shared)."""
+        params = self._parameters()
+        self._state = {params[i]: {name: value.detach().clone() for name, value in state.items()}
+                       for i, state in state_dict["state"].items()}
