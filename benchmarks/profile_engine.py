@@ -219,11 +219,8 @@ def profile_predict(repeats=3, threads=None):
         "event_s": median_time(lambda: estimator._forward_scaled(scaled), max(1, repeats)),
         "firing_rates": list(estimator.simulate(X[:300]).firing_rates.values()),
     }
-    _events.USE_EVENT_INFERENCE = False
-    try:
+    with forced_engine(inference="dense"):
         result["dense_s"] = median_time(lambda: estimator._forward_scaled(scaled), max(1, repeats))
-    finally:
-        _events.USE_EVENT_INFERENCE = True
     return result
 
 
