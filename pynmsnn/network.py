@@ -525,3 +525,71 @@ class SpikingNetwork(nn.Module):
             layer_names=[f"hidden {i + 1}" for i in range(len(self.hidden))] + ["output"],
             input_names=[f"x{j}" for j in range(inputs.shape[-1])],
         )
+
+    def get_config(self):
+        """The arguments that rebuild this network, as plain values.
+
+        Returns
+        -------
+        dict
+            ``n_inputs``, ``hidden_layer_sizes`` (a list), ``n_outputs``,
+            ``n_steps``, ``encoder``, ``readout``, ``decay``, ``threshold``,
+            ``refractory_penalty``, ``surrogate`` and ``detach_reset``: ints,
+            floats, strings and booleans that JSON can hold. The compute path
+            (``spike_matmul_dtype``, ``event_driven``) is not part of it.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from pynmsnn.network import SpikingNetwork
+        >>> net = SpikingNetwork(4, (8,), 3, n_steps=5, generator=torch.Generator().manual_seed(0))
+        >>> config = net.get_config()
+        >>> config["hidden_layer_sizes"], config["n_steps"]
+        ([8], 5)
+        """
+        return {
+            "n_inputs": self.hidden[0].in_features if len(self.hidden) else self.output.in_features,
+            "hidden_layer_sizes": [layer.out_features for layer in self.hidden],
+            "n_outputs": self.output.out_features,
+            "n_steps": self.n_steps,
+            "encoder": self.encoder,
+            "readout": self.readout,
+            "decay": self.decay,
+            "threshold": self.threshold,
+            "refractory_penalty": self.refractory_penalty,
+            "surrogate": self.surrogate,
+            "detach_reset": self.detach_reset,
+        }
+
+    @classmethod
+    def from_config(cls, config, state_dict=None, *, generator=None):
+        """A network built from :meth:`get_config`'s dict, with ``state_dict``'s weights.
+
+        Parameters
+        ----------
+        config : dict
+            The keys of :meth:`get_config`.
+        state_dict : dict of str to torch.Tensor, default=None
+            Weights and biases to load (strictly: every tensor, of the right
+            shapes); None keeps freshly drawn ones.
+        generator : torch.Generator, default=None
+            Source of the fresh weights; None uses one seeded with 0, so that
+            building never draws from torch's global random state.
+
+        Returns
+        -------
+        SpikingNetwork
+            On the CPU, in training mode.
+        """
+        config = dict(config)
+        generator = torch.Generator().manual_seed(0) if generator is None else generator
+        network = cls(
+            config.pop("n_inputs"),
+            config.pop("hidden_layer_sizes"),
+            config.pop("n_outputs"),
+            generator=generator,
+            **config,
+        )
+        if state_dict is not None:
+            network.load_state_dict(state_dict, strict=True)
+        return network
