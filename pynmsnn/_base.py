@@ -1,7 +1,38 @@
-"""The shared estimator: validation, preprocessing, training loop and inference."""
+"""The shared estimator: validation, preprocessing, training loop and inference.
+
+The estimator's state, for other modules
+----------------------------------------
+The estimator owns its state. Saving (:mod:`pynmsnn.persistence`), activity
+reports (:mod:`pynmsnn.activity`), the command line (:mod:`pynmsnn.cli`) and
+the NIR export (:mod:`pynmsnn.nir_export`) go through these methods of
+:class:`BaseSNN`, and never read or set its private attributes:
+
+``check_params()``
+    Check the parameters as ``fit`` does (an error names the parameter).
+``parameter_constraints()``
+    Class method: what ``fit`` checks each parameter against.
+``transform_inputs(X)``
+    The rows as the network takes them: checked, scaled to [0, 1], one-hot, float32.
+``get_input_names()``
+    The name of each network input: a column, or ``column=value`` when one-hot.
+``compute_device``
+    The ``torch.device`` the fitted network runs on.
+``inference_network()``
+    ``module_`` with the compute path for this machine set, ready for a forward pass.
+``get_fitted_state()``
+    ``(metadata, state_dict)``: plain values and the network's tensors.
+``from_fitted_state(metadata, state_dict)``
+    Class method: the estimator rebuilt from them, every field checked as ``fit``
+    would have made it; a bad field is a ValueError that names it.
+
+Fitted attributes ending in ``_`` (``module_``, ``classes_``, ...) are public
+as in scikit-learn; the network describes itself with
+:meth:`SpikingNetwork.get_config <pynmsnn.network.SpikingNetwork.get_config>`.
+"""
 
 import copy
 import functools
+import re
 import warnings
 from numbers import Integral, Real
 
@@ -69,6 +100,18 @@ def spike_matmul_dtype(precision, device):
     return torch.bfloat16 if cpu_has_native_bf16() else None
 
 
+def fitted_device(device):
+    """Where a fitted model runs after pickling or loading: CUDA when ``device`` allows and torch sees one."""
+    wants_gpu = device != "cpu" and torch.cuda.is_available()
+    return torch.device("cuda" if wants_gpu else "cpu")
+
+
+# State that get_fitted_state hands over in its own form, not as a fitted attribute.
+_REBUILT_STATE = {"module_", "_optimizer", "_device", "_scaler"}
+# What a fitted attribute's name may look like: no dunders, nothing but a plain name.
+_ATTRIBUTE_NAME = re.compile(r"^_?[A-Za-z][A-Za-z0-9_]*$")
+
+
 def _shorten(names, limit=10):
     """A list for a message, cut after ``limit`` items."""
     names = [str(name) for name in names]
@@ -79,7 +122,7 @@ class BaseSNN(BaseEstimator):
     """Base class of the spiking estimators; not for direct use.
 
     Subclasses define ``_check_y``, ``_encode_targets``, ``_n_outputs``,
-    ``_loss`` and ``_score_outputs``.
+    ``_loss``, ``_score_outputs`` and ``_check_fitted_targets``.
     """
 
     _parameter_constraints = {
@@ -112,8 +155,7 @@ class BaseSNN(BaseEstimator):
     # ------------------------------------------------------------------ fit
     def _fit(self, X, y, incremental=False, classes=None):
         """Fit on ``(X, y)``: a full fit, or one more epoch when ``incremental``."""
-        self._validate_params()
-        self._check_hidden_layer_sizes()
+        self.check_params()
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
@@ -283,6 +325,22 @@ class BaseSNN(BaseEstimator):
             lr=self.learning_rate_init,
             fused=True,  # one kernel per step instead of ~10 small ops per tensor
         )
+
+    def _network_config(self, n_outputs):
+        """The network the parameters describe, as :meth:`SpikingNetwork.get_config` gives it."""
+        return {
+            "n_inputs": int(self._scaler.n_outputs),
+            "hidden_layer_sizes": [int(h) for h in self._check_hidden_layer_sizes()],
+            "n_outputs": int(n_outputs),
+            "n_steps": int(self.n_steps),
+            "encoder": self.encoder,
+            "readout": self._readout,
+            "decay": float(self.decay),
+            "threshold": float(self.threshold),
+            "refractory_penalty": float(self.refractory_penalty),
+            "surrogate": self.surrogate,
+            "detach_reset": bool(self.detach_reset),
+        }
 
     @property
     def _readout(self):
@@ -540,7 +598,7 @@ class BaseSNN(BaseEstimator):
         self.module_.eval()
         with torch.inference_mode():
             record = self.module_.forward_reference(inputs, record=True)
-        record.input_names = self._scaler.output_names
+        record.input_names = self.get_input_names()
         return record.to_numpy()
 
     def activity_report(self, X, **energies):
@@ -607,6 +665,234 @@ class BaseSNN(BaseEstimator):
         check_is_fitted(self, "module_")
         return self._prepare_X(X, reset=False)
 
+    # ------------------------------------- the estimator's state, for other modules
+    @classmethod
+    def parameter_constraints(cls):
+        """What ``fit`` checks each parameter against.
+
+        Returns
+        -------
+        dict of str to list
+            ``{name: [constraint, ...]}`` in the form of scikit-learn's
+            ``_parameter_constraints`` (``Interval``, ``StrOptions``, type names).
+        """
+        return dict(cls._parameter_constraints)
+
+    def check_params(self):
+        """Check the parameters as ``fit`` does.
+
+        Raises
+        ------
+        ValueError
+            Naming the first parameter whose value is out of range, with the
+            values it may take (scikit-learn's ``InvalidParameterError``, also
+            a TypeError, for most).
+        """
+        self._validate_params()
+        self._check_hidden_layer_sizes()
+
+    def transform_inputs(self, X):
+        """``X`` as the fitted network takes it.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features)
+            Rows with the columns of fit.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_inputs), float32
+            Numeric columns scaled to [0, 1] (clipped) and categorical ones
+            one-hot encoded, in the order of :meth:`get_input_names`.
+        """
+        return self._prepare_X_fitted(X)
+
+    def get_input_names(self):
+        """The name of each input of the fitted network.
+
+        Returns
+        -------
+        list of str
+            A column's name, or ``column=value`` for a one-hot input.
+        """
+        check_is_fitted(self, "module_")
+        return list(self._scaler.output_names)
+
+    @property
+    def compute_device(self):
+        """The ``torch.device`` the fitted network runs on."""
+        check_is_fitted(self, "module_")
+        return self._device
+
+    def inference_network(self):
+        """``module_`` with the compute path for this machine set, ready for a forward pass.
+
+        The spike-matmul dtype (``precision``) and event-driven inference are
+        chosen for the device at each call; the training mode is left as it is.
+
+        Returns
+        -------
+        pynmsnn.network.SpikingNetwork
+            ``module_`` itself, not a copy.
+        """
+        check_is_fitted(self, "module_")
+        self._set_compute_path()
+        return self.module_
+
+    def get_fitted_state(self):
+        """What rebuilds this fitted estimator: plain values and the network's tensors.
+
+        Returns
+        -------
+        metadata : dict
+            ``estimator`` (the class name), ``params`` (``get_params(deep=False)``),
+            ``network`` (``module_.get_config()``), ``scaler`` (the fitted input
+            scaling) and ``attributes`` (every other fitted attribute, by name).
+            Values are None, numbers, strings, booleans, lists, tuples, dicts
+            with string keys, numpy arrays and scalars, and ``RandomState``
+            instances, copied.
+        state_dict : dict of str to torch.Tensor
+            The network's weights and biases, cloned to the CPU.
+
+        See Also
+        --------
+        from_fitted_state : The inverse.
+        """
+        check_is_fitted(self, "module_")
+        params = self.get_params(deep=False)
+        attributes = {
+            name: value for name, value in vars(self).items() if name not in params and name not in _REBUILT_STATE
+        }
+        metadata = {
+            "estimator": type(self).__name__,
+            "params": copy.deepcopy(params),
+            "network": self.module_.get_config(),
+            "scaler": copy.deepcopy(self._scaler.get_state()),
+            "attributes": copy.deepcopy(attributes),
+        }
+        state_dict = {name: tensor.detach().cpu().clone() for name, tensor in self.module_.state_dict().items()}
+        return metadata, state_dict
+
+    @classmethod
+    def from_fitted_state(cls, metadata, state_dict):
+        """The fitted estimator that :meth:`get_fitted_state` described, every field checked.
+
+        The parameters pass the checks of ``fit``; the input scaling, the
+        targets (classes or target scaling) and the fitted attributes have the
+        types and shapes ``fit`` gives them; the network is the one the
+        parameters describe, and its tensors have its shapes and are finite.
+        The model runs on a CUDA GPU when its ``device`` parameter allows and
+        torch sees one, else on the CPU, with a fresh optimizer.
+
+        Parameters
+        ----------
+        metadata : dict
+            The keys of :meth:`get_fitted_state`'s metadata.
+        state_dict : dict of str to torch.Tensor
+            The network's weights and biases.
+
+        Returns
+        -------
+        BaseSNN
+            A fitted instance of ``cls``.
+
+        Raises
+        ------
+        ValueError
+            Naming the first field that is missing, of the wrong type or shape,
+            out of range, not finite, or that disagrees with another.
+        """
+        _check_keys(metadata, ["estimator", "params", "network", "scaler", "attributes"], "the fitted state")
+        if metadata["estimator"] != cls.__name__:
+            raise ValueError(
+                f"the fitted state is of a {metadata['estimator']!r}, not of a {cls.__name__}; "
+                f"rebuild it with that class."
+            )
+        params = cls._check_param_names(metadata["params"])
+        return cls(**params)._restore_fitted_state(metadata, state_dict)
+
+    @classmethod
+    def _check_param_names(cls, params):
+        """``params``, when it is a dict of parameters this class has."""
+        if not isinstance(params, dict):
+            raise ValueError(f"the parameters must be a dict, got {type(params).__name__}.")
+        unknown = sorted(set(params) - set(cls._get_param_names()), key=str)
+        if unknown:
+            raise ValueError(f"parameters {unknown} are unknown to {cls.__name__} in this pynmsnn version.")
+        return params
+
+    def _restore_fitted_state(self, metadata, state_dict):
+        """Check and set the fitted state on an estimator made with its parameters; returns it."""
+        self.check_params()
+        self._set_fitted_attributes(metadata["attributes"])
+        self._scaler = TableScaler.from_state(metadata["scaler"])
+        n_outputs = self._check_fitted_targets()
+        self._check_fitted_history()
+        config = self._network_config(n_outputs)
+        _check_same_network(metadata["network"], config)
+        module = SpikingNetwork.from_config(config)
+        _check_tensors(module, state_dict)
+        module.load_state_dict(state_dict, strict=True)
+        self._device = fitted_device(self.device)
+        self.module_ = module.to(self._device).eval()
+        self._optimizer = self._make_optimizer()
+        return self
+
+    def _set_fitted_attributes(self, attributes):
+        """Set the fitted attributes by name: plain names only, never a parameter or rebuilt state."""
+        if not isinstance(attributes, dict):
+            raise ValueError(f"the fitted attributes must be a dict, got {type(attributes).__name__}.")
+        params = set(self.get_params(deep=False))
+        for name, value in attributes.items():
+            taken = name in _REBUILT_STATE or name in params or hasattr(type(self), name)
+            if not _ATTRIBUTE_NAME.match(name) or taken:
+                raise ValueError(
+                    f"unexpected fitted attribute name {name!r}: not a plain name, or one that "
+                    "names a parameter, a method or the network, scaling or optimizer."
+                )
+            setattr(self, name, value)
+
+    def _refuse_attributes(self, names, owner):
+        """Raise a ValueError when fitted attributes that belong to an ``owner`` class are set."""
+        found = [name for name in names if name in vars(self)]
+        if found:
+            raise ValueError(
+                f"the fitted state of an {type(self).__name__} holds {found}, which belong to an "
+                f"{owner}; it describes another kind of estimator."
+            )
+
+    def _check_fitted_history(self):
+        """The fitted attributes every estimator has: their types, and shapes that match the scaling."""
+        n_features = getattr(self, "n_features_in_", None)
+        if not _is_int(n_features) or n_features != len(self._scaler.names_):
+            raise ValueError(
+                f"the fitted attribute n_features_in_ is {n_features!r}, but the input scaling has "
+                f"{len(self._scaler.names_)} columns; they must match."
+            )
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None and (not isinstance(names, np.ndarray) or names.shape != (n_features,)):
+            raise ValueError(
+                f"the fitted attribute feature_names_in_ must be an array of {n_features} column names, "
+                f"got shape {np.shape(names)}."
+            )
+        for name in ("n_iter_", "_seed"):
+            value = getattr(self, name, None)
+            if not _is_int(value) or value < 0:
+                raise ValueError(f"the fitted attribute {name} must be a non-negative int, got {value!r}.")
+        losses = getattr(self, "loss_curve_", None)
+        if not isinstance(losses, list):
+            raise ValueError(f"the fitted attribute loss_curve_ must be a list of losses, got {losses!r:.200}.")
+        rates = getattr(self, "firing_rates_", None)
+        n_hidden = len(self._check_hidden_layer_sizes())
+        expected = [f"hidden {i + 1}" for i in range(n_hidden)]
+        if rates is not None and (
+            not isinstance(rates, dict) or list(rates) != expected
+            or not all(isinstance(r, float) and 0.0 <= r <= 1.0 for r in rates.values())
+        ):
+            raise ValueError(
+                f"the fitted attribute firing_rates_ must map {expected} to rates in [0, 1], got {rates!r}."
+            )
+
     def _validation_score(self, X_val, y_val):
         was_training = self.module_.training
         score = self._score_outputs(self._forward_scaled(X_val), y_val)
@@ -631,6 +917,51 @@ class BaseSNN(BaseEstimator):
     def __setstate__(self, state):
         super().__setstate__(state)
         if "module_" in state:
-            wants_gpu = self.device != "cpu" and torch.cuda.is_available()
-            self._device = torch.device("cuda" if wants_gpu else "cpu")
+            self._device = fitted_device(self.device)
             self.module_.to(self._device)
+
+
+def _is_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_keys(mapping, keys, what):
+    """Raise a ValueError naming the keys of ``mapping`` that are missing or unknown."""
+    if not isinstance(mapping, dict):
+        raise ValueError(f"{what} must be a dict of {keys}, got {type(mapping).__name__}.")
+    missing = [key for key in keys if key not in mapping]
+    unknown = sorted(set(mapping) - set(keys), key=str)
+    if missing or unknown:
+        found = (f"; missing {missing}" if missing else "") + (f"; unknown {unknown}" if unknown else "")
+        raise ValueError(f"{what} must hold exactly {keys}{found}.")
+
+
+def _check_same_network(stored, config):
+    """The stored network description must be the network the parameters and scaling describe."""
+    _check_keys(stored, list(config), "the network description")
+    source = {"n_inputs": "the input scaling", "n_outputs": "the targets"}
+    for key, value in config.items():
+        if stored[key] != value:
+            raise ValueError(
+                f"the network was saved with {key}={stored[key]!r}, but {source.get(key, 'the parameters')} "
+                f"give {key}={value!r}; they must agree."
+            )
+
+
+def _check_tensors(module, state_dict):
+    """``state_dict`` must hold the module's tensors by name, of its shapes, floating point and finite."""
+    if not isinstance(state_dict, dict):
+        raise ValueError(f"the weights must be a dict of tensors, got {type(state_dict).__name__}.")
+    expected = module.state_dict()
+    _check_keys(state_dict, list(expected), "the weights")
+    for name, tensor in state_dict.items():
+        if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point():
+            raise ValueError(f"the weight tensor {name!r} must be a floating-point tensor, got {tensor!r:.80}.")
+        if tensor.shape != expected[name].shape:
+            raise ValueError(
+                f"the weight tensor {name!r} has shape {tuple(tensor.shape)}, but the network needs "
+                f"{tuple(expected[name].shape)}."
+            )
+        bad = (~torch.isfinite(tensor)).sum().item()
+        if bad:
+            raise ValueError(f"the weight tensor {name!r} holds {bad} NaN or infinite value(s).")

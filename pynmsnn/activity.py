@@ -93,9 +93,9 @@ def _spiking_estimator(estimator, X):
 
 def _spike_counts(estimator, X):
     """Spikes per neuron summed over rows and steps, per layer; input events; rows."""
-    inputs = estimator._prepare_X_fitted(X)
-    module = estimator.module_
-    estimator._set_compute_path()
+    inputs = estimator.transform_inputs(X)
+    module = estimator.inference_network()
+    device = estimator.compute_device
     module.eval()
     widths = [layer.out_features for layer in module.layers]
     rows = max(1, _CHUNK_VALUES // (module.n_steps * max(widths + [inputs.shape[1]])))
@@ -103,7 +103,7 @@ def _spike_counts(estimator, X):
     input_events = 0.0
     with torch.inference_mode():
         for start in range(0, inputs.shape[0], rows):
-            chunk = torch.as_tensor(inputs[start : start + rows], dtype=torch.float32, device=estimator._device)
+            chunk = torch.as_tensor(inputs[start : start + rows], dtype=torch.float32, device=device)
             record = module.forward_reference(chunk, record=True)
             input_events += float(record.input.sum())
             for count, spikes in zip(counts, record.spikes):
@@ -299,12 +299,11 @@ def _sample_rows(inputs, n_rows=SAMPLE_ROWS):
 
 def hidden_rates(estimator, inputs):
     """Mean firing rate of each hidden layer on scaled rows (one inference forward)."""
-    module = estimator.module_
+    module = estimator.inference_network()
     was_training = module.training
     module.eval()
-    estimator._set_compute_path()
     with torch.inference_mode():
-        rows = torch.as_tensor(inputs, dtype=torch.float32, device=estimator._device)
+        rows = torch.as_tensor(inputs, dtype=torch.float32, device=estimator.compute_device)
         _, rates = module.forward_with_rates(rows)
     module.train(was_training)
     return rates.double().cpu().numpy()
@@ -389,7 +388,7 @@ def calibrate_firing(estimator, inputs, rate=None, n_iter=30):
     module = estimator.module_
     was_training = module.training
     module.eval()  # the predict-time (expected) input: calibrate on what the data looks like
-    rows = torch.as_tensor(_sample_rows(inputs), dtype=torch.float32, device=estimator._device)
+    rows = torch.as_tensor(_sample_rows(inputs), dtype=torch.float32, device=estimator.compute_device)
     activity, constant = module._input_drive(rows, None)
     spike_input = module._spike_input(0, constant)
     reached = []

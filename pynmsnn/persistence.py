@@ -8,10 +8,13 @@ the training history); :func:`load` reads it with ``torch.load(...,
 weights_only=True)``, which builds nothing but tensors and plain containers, and
 rebuilds the estimator from a fixed list of known classes.
 
-The JSON holds plain values; numpy arrays, numpy scalars, tuples and
-``RandomState`` instances are written as small tagged objects
-(``{"__type__": "ndarray", "dtype": "<i8", ...}``) so that they come back with
-their exact type: integer, string and boolean labels stay what they were.
+The estimator describes itself (``get_fitted_state``) and rebuilds itself
+(``from_fitted_state``), checking every field as ``fit`` would have made it;
+this module only turns that description into bytes and back. The JSON holds
+plain values; numpy arrays, numpy scalars, tuples and ``RandomState``
+instances are written as small tagged objects (``{"__type__": "ndarray",
+"dtype": "<i8", ...}``) so that they come back with their exact type: integer,
+string and boolean labels stay what they were.
 """
 
 import json
@@ -24,9 +27,7 @@ import warnings
 import numpy as np
 import torch
 
-from ._tabular import TableScaler
 from .estimators import SNNClassifier, SNNRegressor
-from .network import SpikingNetwork
 
 __all__ = ["load", "read_metadata", "save"]
 
@@ -37,9 +38,6 @@ FORMAT_VERSION = 1
 ESTIMATORS = {cls.__name__: cls for cls in (SNNClassifier, SNNRegressor)}
 
 _MAGIC = "pynmsnn model"
-# Attributes kept out of the generic attribute record: rebuilt by load itself.
-_REBUILT = {"module_", "_optimizer", "_device", "_scaler"}
-_ATTRIBUTE_NAME = re.compile(r"^_?[A-Za-z][A-Za-z0-9_]*$")
 _ARRAY_KINDS = "biufUO"
 
 
@@ -162,51 +160,26 @@ def save(est, path):
         from sklearn.exceptions import NotFittedError
 
         raise NotFittedError(f"This {type(est).__name__} instance is not fitted yet; call fit before save.")
-    payload = {
-        "format": _MAGIC,
-        "metadata": json.dumps(_metadata(est)),
-        "state_dict": {name: t.detach().cpu().clone() for name, t in est.module_.state_dict().items()},
-    }
+    state, state_dict = est.get_fitted_state()
+    metadata = json.dumps(_metadata(state))
+    payload = {"format": _MAGIC, "metadata": metadata, "state_dict": state_dict}
     _write_atomically(payload, os.fspath(path))
 
 
-def _metadata(est):
-    """Everything but the weights, as a JSON-ready dict."""
+def _metadata(state):
+    """The estimator's fitted state but the weights, with versions, as a JSON-ready dict."""
     from . import __version__
 
-    param_names = set(est.get_params(deep=False))
-    attributes = {
-        name: _encode(value, f"attribute {name}")
-        for name, value in vars(est).items()
-        if name not in param_names and name not in _REBUILT
-    }
     return {
         "format_version": FORMAT_VERSION,
         "pynmsnn_version": __version__,
         "torch_version": torch.__version__,
         "numpy_version": np.__version__,
-        "estimator": type(est).__name__,
-        "params": _encode(est.get_params(deep=False), "the parameters"),
-        "network": _network_config(est.module_),
-        "scaler": _encode(dict(vars(est._scaler)), "the input scaling"),
-        "attributes": attributes,
-    }
-
-
-def _network_config(module):
-    """The arguments that rebuild ``module`` (read from the module, not the params)."""
-    return {
-        "n_inputs": module.layers[0].in_features,
-        "hidden_layer_sizes": [layer.out_features for layer in module.hidden],
-        "n_outputs": module.output.out_features,
-        "n_steps": module.n_steps,
-        "decay": module.decay,
-        "threshold": module.threshold,
-        "refractory_penalty": module.refractory_penalty,
-        "surrogate": module.surrogate,
-        "detach_reset": module.detach_reset,
-        "encoder": module.encoder,
-        "readout": module.readout,
+        "estimator": state["estimator"],
+        "params": _encode(state["params"], "the parameters"),
+        "network": state["network"],
+        "scaler": _encode(state["scaler"], "the input scaling"),
+        "attributes": {name: _encode(value, f"attribute {name}") for name, value in state["attributes"].items()},
     }
 
 
@@ -257,7 +230,10 @@ def load(path):
         When ``path`` does not exist.
     ValueError
         When ``path`` is not a pynmsnn model file, is damaged, holds Python
-        objects (a pickle), or was written in a format this version does not read.
+        objects (a pickle), was written in a format this version does not read, or
+        describes a model ``fit`` could not have made: a parameter out of
+        range, non-finite weights, an input scaling or targets of the wrong
+        shape. The message names the field.
 
     See Also
     --------
@@ -288,9 +264,10 @@ def load(path):
     try:
         return _rebuild(metadata, state_dict)
     except (AttributeError, KeyError, TypeError, ValueError, RuntimeError) as error:
+        detail = f"it lacks the entry {error}" if isinstance(error, KeyError) else _first_line(error)
         raise ValueError(
-            f"{path!r} is a damaged pynmsnn model file ({type(error).__name__}: {error}); "
-            "save the model again or refit it."
+            f"{path!r} is a damaged or invalid pynmsnn model file: {detail.rstrip('.')}. "
+            "Save the model again or refit it."
         ) from None
 
 
@@ -362,56 +339,18 @@ def _check_version(path, version, written_by):
 
 
 def _rebuild(metadata, state_dict):
-    """A fitted estimator from checked metadata and weights."""
+    """A fitted estimator from the file's metadata and weights; the estimator checks them."""
     name = metadata["estimator"]
     if name not in ESTIMATORS:
-        raise ValueError(f"unknown estimator class {name!r}; this pynmsnn loads {sorted(ESTIMATORS)}")
-    cls = ESTIMATORS[name]
-    params = _decode(metadata["params"])
-    unknown = set(params) - set(cls._get_param_names())
-    if unknown:
-        raise ValueError(f"parameters {sorted(unknown)} are unknown to {name} in this pynmsnn version")
-    est = cls(**params)
-    attributes = {key: _decode(value) for key, value in metadata["attributes"].items()}
-    if set(attributes) & set(params):
-        raise ValueError(f"attributes {sorted(set(attributes) & set(params))} clash with parameters")
-    _set_attributes(est, attributes)
-    est._scaler = _set_attributes(TableScaler(), _decode(metadata["scaler"]))
-    est._device = _load_device(est.device)
-    est.module_ = _rebuild_network(metadata["network"], state_dict).to(est._device)
-    est.module_.eval()
-    est._optimizer = est._make_optimizer()
-    return est
-
-
-def _set_attributes(obj, attributes):
-    for name, value in attributes.items():
-        # Plain attribute names only: a file must not reach dunders or rebuilt state.
-        if not _ATTRIBUTE_NAME.match(name) or name in _REBUILT or name.startswith("__"):
-            raise ValueError(f"unexpected attribute name {name!r}")
-        setattr(obj, name, value)
-    return obj
-
-
-def _load_device(device):
-    """CUDA when the ``device`` parameter allows it and torch sees a GPU, else the CPU."""
-    wants_gpu = device != "cpu" and torch.cuda.is_available()
-    return torch.device("cuda" if wants_gpu else "cpu")
-
-
-def _rebuild_network(config, state_dict):
-    config = dict(config)
-    # A fixed generator: the weights come from the file, and building the module
-    # must not draw from torch's global random state.
-    module = SpikingNetwork(
-        config.pop("n_inputs"),
-        config.pop("hidden_layer_sizes"),
-        config.pop("n_outputs"),
-        generator=torch.Generator().manual_seed(0),
-        **config,
-    )
-    module.load_state_dict(state_dict, strict=True)
-    return module
+        raise ValueError(f"unknown estimator class {name!r}; this pynmsnn loads {sorted(ESTIMATORS)}.")
+    state = {
+        "estimator": name,
+        "params": _decode(metadata["params"]),
+        "network": metadata["network"],
+        "scaler": _decode(metadata["scaler"]),
+        "attributes": {key: _decode(value) for key, value in metadata["attributes"].items()},
+    }
+    return ESTIMATORS[name].from_fitted_state(state, state_dict)
 
 
 def read_metadata(path):
