@@ -15,13 +15,21 @@ plain values; numpy arrays, numpy scalars, tuples and ``RandomState``
 instances are written as small tagged objects (``{"__type__": "ndarray",
 "dtype": "<i8", ...}``) so that they come back with their exact type: integer,
 string and boolean labels stay what they were.
+
+A SHA-256 checksum of the JSON and of every tensor's name, dtype, shape and
+bytes is written beside them and checked on load, so a file changed after it
+was written (a flipped bit, an edit) is refused. Files written before the
+checksum existed have the same layout without it and still load, with every
+other check.
 """
 
+import hashlib
 import json
 import os
 import pickle
 import re
 import secrets
+import stat
 import warnings
 
 import numpy as np
@@ -38,6 +46,8 @@ FORMAT_VERSION = 1
 ESTIMATORS = {cls.__name__: cls for cls in (SNNClassifier, SNNRegressor)}
 
 _MAGIC = "pynmsnn model"
+# The entries of a model file; "checksum" is absent from files written before it existed.
+_ENTRIES = {"format", "metadata", "state_dict", "checksum"}
 _ARRAY_KINDS = "biufUO"
 
 
@@ -162,7 +172,12 @@ def save(est, path):
         raise NotFittedError(f"This {type(est).__name__} instance is not fitted yet; call fit before save.")
     state, state_dict = est.get_fitted_state()
     metadata = json.dumps(_metadata(state))
-    payload = {"format": _MAGIC, "metadata": metadata, "state_dict": state_dict}
+    payload = {
+        "format": _MAGIC,
+        "metadata": metadata,
+        "state_dict": state_dict,
+        "checksum": _checksum(metadata, state_dict),
+    }
     _write_atomically(payload, os.fspath(path))
 
 
@@ -183,8 +198,22 @@ def _metadata(state):
     }
 
 
+def _checksum(metadata, state_dict):
+    """``'sha256:...'`` of the metadata text and of each tensor's name, dtype, shape and bytes."""
+    digest = hashlib.sha256(metadata.encode("utf-8"))
+    for name in sorted(state_dict):
+        tensor = state_dict[name].detach().cpu().contiguous()
+        digest.update(f"\0{name}\0{tensor.dtype}\0{list(tensor.shape)}\0".encode("utf-8"))
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return "sha256:" + digest.hexdigest()
+
+
 def _write_atomically(payload, path):
-    """``torch.save`` to a temporary file beside ``path``, then rename it over ``path``."""
+    """``torch.save`` to a temporary file beside ``path``, then rename it over ``path``.
+
+    A file that is replaced keeps its permission bits; a new one gets those of
+    any new file (``0o666`` less the umask).
+    """
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"Cannot save to {path!r}: the folder {folder!r} does not exist; create it first.")
@@ -195,11 +224,21 @@ def _write_atomically(payload, path):
             torch.save(payload, stream)
             stream.flush()
             os.fsync(stream.fileno())
+        _keep_permissions(path, temporary)
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
             os.remove(temporary)
         raise
+
+
+def _keep_permissions(path, temporary):
+    """Give ``temporary`` the permission bits of the file at ``path``, when there is one."""
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return
+    os.chmod(temporary, mode)
 
 
 # ------------------------------------------------------------------ loading
@@ -229,8 +268,9 @@ def load(path):
     FileNotFoundError
         When ``path`` does not exist.
     ValueError
-        When ``path`` is not a pynmsnn model file, is damaged, holds Python
-        objects (a pickle), was written in a format this version does not read, or
+        When ``path`` is not a pynmsnn model file, is damaged or was changed
+        after it was written (its checksum differs), holds Python objects (a
+        pickle), was written in a format this version does not read, or
         describes a model ``fit`` could not have made: a parameter out of
         range, non-finite weights, an input scaling or targets of the wrong
         shape. The message names the field.
@@ -300,6 +340,9 @@ def _read(path):
             f"{path!r} is a torch file but not a pynmsnn model file (no pynmsnn header); "
             "write models with pynmsnn.save."
         )
+    unknown = sorted(set(payload) - _ENTRIES, key=str)
+    if unknown:
+        raise ValueError(f"{path!r} is a damaged pynmsnn model file (unexpected entries {unknown}).")
     try:
         metadata = json.loads(payload["metadata"])
         state_dict = dict(payload["state_dict"])
@@ -307,7 +350,22 @@ def _read(path):
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"{path!r} is a damaged pynmsnn model file ({_first_line(error)}).") from None
     _check_version(path, version, metadata.get("pynmsnn_version", "unknown"))
+    _check_checksum(path, payload, state_dict)
     return metadata, state_dict
+
+
+def _check_checksum(path, payload, state_dict):
+    """Refuse a file whose metadata or tensors differ from what was written (files without a checksum pass)."""
+    if "checksum" not in payload:
+        return
+    not_tensors = [name for name, value in state_dict.items() if not isinstance(value, torch.Tensor)]
+    if not_tensors:
+        raise ValueError(f"{path!r} is a damaged pynmsnn model file (weights {not_tensors} are not tensors).")
+    if payload["checksum"] != _checksum(payload["metadata"], state_dict):
+        raise ValueError(
+            f"{path!r} is damaged or was changed after it was written: its checksum does not match "
+            "its contents. Save the model again from the estimator, or refit it."
+        )
 
 
 def _refused_object(error):

@@ -1,9 +1,10 @@
 """save/load: identical predictions, a format that cannot run code, atomic writes, clear errors,
-and files verified on load (finite weights, fields as fit makes them)."""
+and files verified on load (checksum, finite weights, fields as fit makes them)."""
 
 import json
 import os
 import pickle
+import stat
 import warnings
 
 import joblib
@@ -16,7 +17,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 import pynmsnn
 from pynmsnn import SNNClassifier, SNNRegressor, load, save
-from pynmsnn.persistence import FORMAT_VERSION, read_metadata
+from pynmsnn.persistence import FORMAT_VERSION, _checksum, read_metadata
 
 FAST = dict(hidden_layer_sizes=(16,), n_steps=6, max_iter=20, learning_rate_init=0.01, random_state=0)
 
@@ -173,8 +174,9 @@ def test_file_holds_only_tensors_and_json(fitted_classifier, tmp_path):
     path = tmp_path / "model.pnm"
     save(fitted_classifier, path)
     payload = torch.load(path, weights_only=True)
-    assert set(payload) == {"format", "metadata", "state_dict"}
+    assert set(payload) == {"format", "metadata", "state_dict", "checksum"}
     assert all(isinstance(t, torch.Tensor) for t in payload["state_dict"].values())
+    assert payload["checksum"] == _checksum(payload["metadata"], payload["state_dict"])
     metadata = json.loads(payload["metadata"])
     assert metadata["format_version"] == FORMAT_VERSION
     assert metadata["pynmsnn_version"] == pynmsnn.__version__
@@ -267,8 +269,8 @@ def test_interrupted_save_keeps_the_old_file(failing, fitted_classifier, iris, t
     assert np.array_equal(load(path).predict(X), fitted_classifier.predict(X))
 
 
-def _rewrite(source, target, change_metadata=None, change_weights=None):
-    """Copy a model file with its metadata or weights changed."""
+def _rewrite(source, target, change_metadata=None, change_weights=None, checksum=True):
+    """Copy a model file with its metadata or weights changed, and a checksum that matches (or none)."""
     payload = torch.load(source, weights_only=True)
     metadata = json.loads(payload["metadata"])
     if change_metadata is not None:
@@ -276,6 +278,9 @@ def _rewrite(source, target, change_metadata=None, change_weights=None):
     if change_weights is not None:
         change_weights(payload["state_dict"])
     payload["metadata"] = json.dumps(metadata)
+    payload["checksum"] = _checksum(payload["metadata"], payload["state_dict"])
+    if not checksum:
+        del payload["checksum"]
     torch.save(payload, target)
 
 
@@ -364,9 +369,70 @@ def test_pickle_and_joblib_still_work(dump, restore, fitted_classifier, frame, i
 
 
 # ------------------------------------------------------------ verified on load
+def _tensor_bytes_offset(path, name):
+    """Where the bytes of the tensor stored as ``archive/data/<name>`` begin in the zip file."""
+    import struct
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        info = next(i for i in archive.infolist() if i.filename.endswith(f"/data/{name}"))
+    header = path.read_bytes()[info.header_offset : info.header_offset + 30]
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    return info.header_offset + 30 + name_length + extra_length
+
+
+def test_flipped_bit_in_the_weights_is_refused(fitted_classifier, tmp_path):
+    """One bit flipped in a stored weight (which torch itself reads without complaint) fails the checksum."""
+    good, bad = tmp_path / "good.pnm", tmp_path / "bad.pnm"
+    save(fitted_classifier, good)
+    data = bytearray(good.read_bytes())
+    data[_tensor_bytes_offset(good, "0") + 10] ^= 0x04
+    bad.write_bytes(bytes(data))
+    flipped = torch.load(bad, weights_only=True)["state_dict"]
+    assert not all(torch.equal(flipped[k], v) for k, v in torch.load(good, weights_only=True)["state_dict"].items())
+    with pytest.raises(ValueError, match=r"bad\.pnm.*checksum does not match"):
+        load(bad)
+    with pytest.raises(ValueError, match="checksum"):
+        read_metadata(bad)
+
+
+def test_flipped_bit_in_the_metadata_is_refused(fitted_classifier, tmp_path):
+    """A bit flip that still leaves valid JSON (decay 0.9 -> 0.8) is caught by the checksum."""
+    good, bad = tmp_path / "good.pnm", tmp_path / "bad.pnm"
+    save(fitted_classifier, good)
+    data = bytearray(good.read_bytes())
+    at = data.index(b'"decay": 0.9') + len('"decay": 0.')
+    data[at] ^= 0x01  # "9" -> "8"
+    bad.write_bytes(bytes(data))
+    assert json.loads(torch.load(bad, weights_only=True)["metadata"])["params"]["items"]["decay"] == 0.8
+    with pytest.raises(ValueError, match=r"bad\.pnm.*changed after it was written"):
+        load(bad)
+
+
+def test_file_without_checksum_still_loads(fitted_classifier, iris, tmp_path):
+    """Files written before the checksum existed (the same layout without it) load and predict the same."""
+    X, _ = iris
+    good, legacy = tmp_path / "good.pnm", tmp_path / "legacy.pnm"
+    save(fitted_classifier, good)
+    _rewrite(good, legacy, checksum=False)
+    assert "checksum" not in torch.load(legacy, weights_only=True)
+    assert np.array_equal(load(legacy).predict_proba(X), fitted_classifier.predict_proba(X))
+
+
+def test_unexpected_entry_is_refused(fitted_classifier, tmp_path):
+    """An entry the format does not have (a damaged 'checksum' key, say) is refused, not ignored."""
+    good, bad = tmp_path / "good.pnm", tmp_path / "bad.pnm"
+    save(fitted_classifier, good)
+    payload = torch.load(good, weights_only=True)
+    payload["checksun"] = payload.pop("checksum")
+    torch.save(payload, bad)
+    with pytest.raises(ValueError, match=r"bad\.pnm.*unexpected entries \['checksun'\]"):
+        load(bad)
+
+
 @pytest.mark.parametrize("value", [float("nan"), float("inf")])
 def test_non_finite_weights_are_refused(value, fitted_classifier, tmp_path):
-    """A NaN or infinite weight is refused with the tensor's name."""
+    """A NaN or infinite weight is refused with the tensor's name, even with a matching checksum."""
     good, bad = tmp_path / "good.pnm", tmp_path / "bad.pnm"
     save(fitted_classifier, good)
 
@@ -421,7 +487,7 @@ def _set_param(name, value):
     ],
 )
 def test_invalid_fields_are_refused_by_name(change, field, fitted_classifier, tmp_path):
-    """A file whose fields fit could not have made is refused on load with
+    """A file whose fields fit could not have made (with a matching checksum) is refused on load with
     a ValueError naming the field, never an AttributeError or a broadcast error at predict."""
     good, bad = tmp_path / "good.pnm", tmp_path / "bad.pnm"
     save(fitted_classifier, good)
@@ -450,3 +516,15 @@ def test_invalid_regressor_fields_are_refused_by_name(change, field, tmp_path):
     with pytest.raises(ValueError, match=rf"bad\.pnm.*{field}"):
         load(bad)
 
+
+def test_overwriting_keeps_the_file_permissions(fitted_classifier, tmp_path):
+    """Saving over a model file keeps its permission bits; a new file gets the usual ones."""
+    path = tmp_path / "model.pnm"
+    save(fitted_classifier, path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+    path.chmod(0o640)
+    save(fitted_classifier, path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert os.listdir(tmp_path) == ["model.pnm"]
