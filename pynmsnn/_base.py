@@ -110,6 +110,13 @@ def fitted_device(device):
 _REBUILT_STATE = {"module_", "_optimizer", "_device", "_scaler"}
 # What a fitted attribute's name may look like: no dunders, nothing but a plain name.
 _ATTRIBUTE_NAME = re.compile(r"^_?[A-Za-z][A-Za-z0-9_]*$")
+# Parameters a continued fit (warm_start or partial_fit) cannot change, and what they fix.
+_FIXED_WHEN_CONTINUING = {
+    "hidden_layer_sizes": "the shapes of its weights",
+    "n_steps": "the length of its spike trains",
+    "encoder": "what its inputs mean",
+    "readout": "what its outputs mean",
+}
 
 
 def _shorten(names, limit=10):
@@ -161,6 +168,8 @@ class BaseSNN(BaseEstimator):
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
         first_pass = not hasattr(self, "module_") or (not self.warm_start and not incremental)
+        if not first_pass:
+            self._check_continuation(incremental)
         X = self._prepare_X(X, reset=first_pass)
         y = self._check_y(y, n_samples=X.shape[0])
         targets = self._encode_targets(y, reset=first_pass, classes=classes)
@@ -170,8 +179,7 @@ class BaseSNN(BaseEstimator):
         else:
             if not incremental:
                 self._set_rng_seed()
-            if not hasattr(self, "_optimizer"):
-                self._optimizer = self._make_optimizer()
+            self._continue_network()
         early_stopping = self.early_stopping and not incremental
         X_train, y_train, X_val, y_val = self._split_validation(X, targets, y, early_stopping)
         device = self._device
@@ -312,19 +320,21 @@ class BaseSNN(BaseEstimator):
         self._seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
     def _make_optimizer(self):
+        weights = [layer.weight for layer in self.module_.layers]
+        biases = [layer.bias for layer in self.module_.layers]
+        settings = self._optimizer_settings()
+        return torch.optim.Adam(
+            [{"params": weights, **settings[0]}, {"params": biases, **settings[1]}],
+            fused=True,  # one kernel per step instead of ~10 small ops per tensor
+        )
+
+    def _optimizer_settings(self):
+        """Adam's learning rate and weight decay for the weights' group and the biases' group."""
         # alpha is an L2 penalty on the weights (not the biases), scaled by the batch
         # size as in MLPClassifier; Adam's weight_decay adds exactly that gradient.
         batch = 200 if self.batch_size == "auto" else self.batch_size
-        weights = [layer.weight for layer in self.module_.layers]
-        biases = [layer.bias for layer in self.module_.layers]
-        return torch.optim.Adam(
-            [
-                {"params": weights, "weight_decay": self.alpha / batch},
-                {"params": biases, "weight_decay": 0.0},
-            ],
-            lr=self.learning_rate_init,
-            fused=True,  # one kernel per step instead of ~10 small ops per tensor
-        )
+        lr = self.learning_rate_init
+        return [{"lr": lr, "weight_decay": self.alpha / batch}, {"lr": lr, "weight_decay": 0.0}]
 
     def _network_config(self, n_outputs):
         """The network the parameters describe, as :meth:`SpikingNetwork.get_config` gives it."""
@@ -341,6 +351,46 @@ class BaseSNN(BaseEstimator):
             "surrogate": self.surrogate,
             "detach_reset": bool(self.detach_reset),
         }
+
+    def _check_continuation(self, incremental):
+        """Refuse to continue the fitted network when a parameter that fixes its shape or meaning changed.
+
+        Runs before anything of the fitted state changes, so a refused fit leaves
+        the estimator as it was.
+        """
+        fitted = self.module_.get_config()
+        wanted = self._network_config(fitted["n_outputs"])
+        for name, what in _FIXED_WHEN_CONTINUING.items():
+            if fitted[name] == wanted[name]:
+                continue
+            how = "partial_fit continues" if incremental else "warm_start=True continues"
+            fresh = "call fit with warm_start=False" if incremental else "set warm_start=False"
+            old, new = (tuple(v) if isinstance(v, list) else v for v in (fitted[name], wanted[name]))
+            raise ValueError(
+                f"{type(self).__name__}: {how} the fitted network, but {name} changed from "
+                f"{old!r} to {new!r} since it was fitted, which changes {what}. "
+                f"To train a new network, {fresh}; to continue this one, set {name} back to {old!r}."
+            )
+
+    def _continue_network(self):
+        """Make a continued fit's network and optimizer follow the parameters as they are now.
+
+        The weights and Adam's running averages carry over; the neuron parameters
+        (``decay``, ``threshold``, ``refractory_penalty``, ``surrogate``,
+        ``detach_reset``), ``learning_rate_init`` and ``alpha`` are those of
+        ``get_params()``, so the fitted network never disagrees with them.
+        """
+        wanted = self._network_config(self.module_.get_config()["n_outputs"])
+        if wanted != self.module_.get_config():
+            moments = self._optimizer.state_dict() if hasattr(self, "_optimizer") else None
+            self.module_ = SpikingNetwork.from_config(wanted, self.module_.state_dict()).to(self._device)
+            self._optimizer = self._make_optimizer()
+            if moments is not None:
+                self._optimizer.load_state_dict(moments)
+        elif not hasattr(self, "_optimizer"):
+            self._optimizer = self._make_optimizer()
+        for group, settings in zip(self._optimizer.param_groups, self._optimizer_settings()):
+            group.update(settings)
 
     @property
     def _readout(self):

@@ -95,6 +95,13 @@ _SHARED_PARAMETERS = """\
 
     warm_start : bool, default=False
         Continue from the previous fit's weights instead of starting afresh.
+        Changed neuron parameters (``decay``, ``threshold``,
+        ``refractory_penalty``, ``surrogate``, ``detach_reset``),
+        ``learning_rate_init`` and ``alpha`` apply to the kept weights; a
+        changed ``hidden_layer_sizes``, ``n_steps``, ``encoder`` or ``readout``,
+        or other input columns, is refused with a ValueError (set
+        ``warm_start=False`` to fit a new network). ``partial_fit`` follows
+        the same rule.
 
     precision : {'auto', 'float32', 'bfloat16'}, default='auto'
         Number format of the matmuls of hidden layers whose input is spikes
