@@ -1,7 +1,39 @@
-"""The shared estimator: validation, preprocessing, training loop and inference."""
+"""The shared estimator: validation, preprocessing, training loop and inference.
+
+The estimator's state, for other modules
+----------------------------------------
+The estimator owns its state. Saving (:mod:`pynmsnn.persistence`), activity
+reports (:mod:`pynmsnn.activity`), the command line (:mod:`pynmsnn.cli`) and
+the NIR export (:mod:`pynmsnn.nir_export`) go through these methods of
+:class:`BaseSNN`, and never read or set its private attributes:
+
+``check_params()``
+    Check the parameters as ``fit`` does (an error names the parameter).
+``parameter_constraints()``
+    Class method: what ``fit`` checks each parameter against.
+``transform_inputs(X)``
+    The rows as the network takes them: checked, scaled to [0, 1], one-hot, float32.
+``get_input_names()``
+    The name of each network input: a column, or ``column=value`` when one-hot.
+``compute_device``
+    The ``torch.device`` the fitted network runs on.
+``compute_engine(rows=None, training=False)``
+    The backend (:class:`pynmsnn._engine.Engine`) a fit or predict call runs
+    ``module_`` with on this machine; pass it to the network's forward methods.
+``get_fitted_state()``
+    ``(metadata, state_dict)``: plain values and the network's tensors.
+``from_fitted_state(metadata, state_dict)``
+    Class method: the estimator rebuilt from them, every field checked as ``fit``
+    would have made it; a bad field is a ValueError that names it.
+
+Fitted attributes ending in ``_`` (``module_``, ``classes_``, ...) are public
+as in scikit-learn; the network describes itself with
+:meth:`SpikingNetwork.get_config <pynmsnn.network.SpikingNetwork.get_config>`.
+"""
 
 import copy
-import functools
+import dataclasses
+import re
 import warnings
 from numbers import Integral, Real
 
@@ -59,6 +91,25 @@ def resolve_device(device):
     return torch.device(device)
 
 
+def fitted_device(device):
+    """Where a fitted model runs after pickling or loading: CUDA when ``device`` allows and torch sees one."""
+    wants_gpu = device != "cpu" and torch.cuda.is_available()
+    return torch.device("cuda" if wants_gpu else "cpu")
+
+
+# State that get_fitted_state hands over in its own form, not as a fitted attribute.
+_REBUILT_STATE = {"module_", "_optimizer", "_device", "_scaler"}
+# What a fitted attribute's name may look like: no dunders, nothing but a plain name.
+_ATTRIBUTE_NAME = re.compile(r"^_?[A-Za-z][A-Za-z0-9_]*$")
+# Parameters a continued fit (warm_start or partial_fit) cannot change, and what they fix.
+_FIXED_WHEN_CONTINUING = {
+    "hidden_layer_sizes": "the shapes of its weights",
+    "n_steps": "the length of its spike trains",
+    "encoder": "what its inputs mean",
+    "readout": "what its outputs mean",
+}
+
+
 def _shorten(names, limit=10):
     """A list for a message, cut after ``limit`` items."""
     names = [str(name) for name in names]
@@ -69,7 +120,7 @@ class BaseSNN(BaseEstimator):
     """Base class of the spiking estimators; not for direct use.
 
     Subclasses define ``_check_y``, ``_encode_targets``, ``_n_outputs``,
-    ``_loss`` and ``_score_outputs``.
+    ``_loss``, ``_score_outputs`` and ``_check_fitted_targets``.
     """
 
     _parameter_constraints = {
@@ -103,13 +154,14 @@ class BaseSNN(BaseEstimator):
     # ------------------------------------------------------------------ fit
     def _fit(self, X, y, incremental=False, classes=None):
         """Fit on ``(X, y)``: a full fit, or one more epoch when ``incremental``."""
-        self._validate_params()
-        self._check_hidden_layer_sizes()
+        self.check_params()
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
         first_pass = not hasattr(self, "module_") or (not self.warm_start and not incremental)
+        if not first_pass:
+            self._check_continuation(incremental)
         X = self._prepare_X(X, reset=first_pass)
         y = self._check_y(y, n_samples=X.shape[0])
         targets = self._encode_targets(y, reset=first_pass, classes=classes)
@@ -119,8 +171,7 @@ class BaseSNN(BaseEstimator):
         else:
             if not incremental:
                 self._set_rng_seed()
-            if not hasattr(self, "_optimizer"):
-                self._optimizer = self._make_optimizer()
+            self._continue_network()
         early_stopping = self.early_stopping and not incremental
         X_train, y_train, X_val, y_val = self._split_validation(X, targets, y, early_stopping)
         device = self._device
@@ -261,16 +312,31 @@ class BaseSNN(BaseEstimator):
             surrogate=self.surrogate, detach_reset=self.detach_reset,
         )
 
-    def _choose_engine(self, rows, training):
-        """The backend for one fit or predict call on rows like ``rows`` (:mod:`pynmsnn._engine`).
+    def compute_engine(self, rows=None, *, training=False):
+        """The backend a fit or predict call runs the network with (:mod:`pynmsnn._engine`).
 
-        Resolved at each call, so a model moved to another machine adapts.
-        Predict runs event-driven where the training data's firing rates say it pays.
+        Chosen from the rows, the hardware, ``precision`` and, at predict, the
+        training data's firing rates (event-driven where they say it pays);
+        resolved at each call, so a model moved to another machine adapts.
+
+        Parameters
+        ----------
+        rows : torch.Tensor, default=None
+            Scaled rows like those of the call; None takes float32 rows on
+            :attr:`compute_device`.
+        training : bool, default=False
+            A fit (autograd) or an inference call.
+
+        Returns
+        -------
+        pynmsnn._engine.Engine
         """
+        check_is_fitted(self, "module_")
         rates = getattr(self, "firing_rates_", None)
-        sample = torch.zeros((1, self.module_.layers[0].in_features), dtype=torch.float32, device=self._device)
+        if rows is None:
+            rows = torch.zeros((1, self.module_.layers[0].in_features), dtype=torch.float32, device=self._device)
         return choose_engine(
-            self.module_, sample if rows is None else rows, training=training, precision=self.precision,
+            self.module_, rows, training=training, precision=self.precision,
             firing_rates=None if rates is None else list(rates.values()),
         )
 
@@ -278,19 +344,71 @@ class BaseSNN(BaseEstimator):
         self._seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
     def _make_optimizer(self):
+        weights = [layer.weight for layer in self.module_.layers]
+        biases = [layer.bias for layer in self.module_.layers]
+        settings = self._optimizer_settings()
+        # torch.optim.Adam(fused=True)'s numbers, without importing torch's compiler (pynmsnn/_optim.py).
+        return Adam([{"params": weights, **settings[0]}, {"params": biases, **settings[1]}])
+
+    def _optimizer_settings(self):
+        """Adam's learning rate and weight decay for the weights' group and the biases' group."""
         # alpha is an L2 penalty on the weights (not the biases), scaled by the batch
         # size as in MLPClassifier; Adam's weight_decay adds exactly that gradient.
         batch = 200 if self.batch_size == "auto" else self.batch_size
-        weights = [layer.weight for layer in self.module_.layers]
-        biases = [layer.bias for layer in self.module_.layers]
-        # torch.optim.Adam(fused=True)'s numbers, without importing torch's compiler (pynmsnn/_optim.py).
-        return Adam(
-            [
-                {"params": weights, "weight_decay": self.alpha / batch},
-                {"params": biases, "weight_decay": 0.0},
-            ],
-            lr=self.learning_rate_init,
-        )
+        lr = self.learning_rate_init
+        return [{"lr": lr, "weight_decay": self.alpha / batch}, {"lr": lr, "weight_decay": 0.0}]
+
+    def _network_config(self, n_outputs):
+        """The network the parameters describe, as :meth:`SpikingNetwork.get_config` gives it."""
+        return {
+            "n_inputs": int(self._scaler.n_outputs),
+            "hidden_layer_sizes": [int(h) for h in self._check_hidden_layer_sizes()],
+            "n_outputs": int(n_outputs),
+            "n_steps": int(self.n_steps),
+            "encoder": self.encoder,
+            "readout": self._readout,
+            **dataclasses.asdict(self._neuron_parameters()),
+        }
+
+    def _check_continuation(self, incremental):
+        """Refuse to continue the fitted network when a parameter that fixes its shape or meaning changed.
+
+        Runs before anything of the fitted state changes, so a refused fit leaves
+        the estimator as it was.
+        """
+        fitted = self.module_.get_config()
+        wanted = self._network_config(fitted["n_outputs"])
+        for name, what in _FIXED_WHEN_CONTINUING.items():
+            if fitted[name] == wanted[name]:
+                continue
+            how = "partial_fit continues" if incremental else "warm_start=True continues"
+            fresh = "call fit with warm_start=False" if incremental else "set warm_start=False"
+            old, new = (tuple(v) if isinstance(v, list) else v for v in (fitted[name], wanted[name]))
+            raise ValueError(
+                f"{type(self).__name__}: {how} the fitted network, but {name} changed from "
+                f"{old!r} to {new!r} since it was fitted, which changes {what}. "
+                f"To train a new network, {fresh}; to continue this one, set {name} back to {old!r}."
+            )
+
+    def _continue_network(self):
+        """Make a continued fit's network and optimizer follow the parameters as they are now.
+
+        The weights and Adam's running averages carry over; the neuron parameters
+        (``decay``, ``threshold``, ``refractory_penalty``, ``surrogate``,
+        ``detach_reset``), ``learning_rate_init`` and ``alpha`` are those of
+        ``get_params()``, so the fitted network never disagrees with them.
+        """
+        wanted = self._network_config(self.module_.get_config()["n_outputs"])
+        if wanted != self.module_.get_config():
+            moments = self._optimizer.state_dict() if hasattr(self, "_optimizer") else None
+            self.module_ = SpikingNetwork.from_config(wanted, self.module_.state_dict()).to(self._device)
+            self._optimizer = self._make_optimizer()
+            if moments is not None:
+                self._optimizer.load_state_dict(moments)
+        elif not hasattr(self, "_optimizer"):
+            self._optimizer = self._make_optimizer()
+        for group, settings in zip(self._optimizer.param_groups, self._optimizer_settings()):
+            group.update(settings)
 
     @property
     def _readout(self):
@@ -340,7 +458,7 @@ class BaseSNN(BaseEstimator):
         # A model that has finished an epoch has a state to roll back to.
         good_state = self._snapshot() if self.n_iter_ else None
         epochs = self._progress(range(n_epochs))
-        engine = self._choose_engine(inputs[:1], training=True)
+        engine = self.compute_engine(inputs[:1], training=True)
         self.module_.train()
         for _ in epochs:
             try:
@@ -502,7 +620,7 @@ class BaseSNN(BaseEstimator):
         n_rows = inputs.shape[0]
         outputs = np.empty((n_rows, self.module_.output.out_features))
         module = self.module_
-        engine = self._choose_engine(None, training=False)
+        engine = self.compute_engine()
         if engine.inference == "event":
             return self._forward_event_driven(inputs, outputs, engine)
         size = predict_chunk_rows(module.n_steps, [layer.out_features for layer in module.layers])
@@ -544,11 +662,11 @@ class BaseSNN(BaseEstimator):
             output, and the layer and input names.
         """
         inputs = torch.as_tensor(self._prepare_X_fitted(X), device=self._device)
-        engine = self._choose_engine(None, training=False)
+        engine = self.compute_engine()
         self.module_.eval()
         with torch.inference_mode():
             record = self.module_.forward_reference(inputs, record=True, engine=engine)
-        record.input_names = self._scaler.output_names
+        record.input_names = self.get_input_names()
         return record.to_numpy()
 
     def activity_report(self, X, **energies):
@@ -580,7 +698,7 @@ class BaseSNN(BaseEstimator):
         inputs = self._prepare_X_fitted(X)
         module = self.module_
         module.eval()
-        engine = self._choose_engine(None, training=False)
+        engine = self.compute_engine()
         stages = np.empty((module.n_steps, inputs.shape[0], module.output.out_features))
         steps = torch.arange(1, module.n_steps + 1, device=self._device).view(-1, 1, 1)
         # A record holds every layer's spikes and membranes: half a predict chunk.
@@ -599,6 +717,219 @@ class BaseSNN(BaseEstimator):
     def _prepare_X_fitted(self, X):
         check_is_fitted(self, "module_")
         return self._prepare_X(X, reset=False)
+
+    # ------------------------------------- the estimator's state, for other modules
+    @classmethod
+    def parameter_constraints(cls):
+        """What ``fit`` checks each parameter against.
+
+        Returns
+        -------
+        dict of str to list
+            ``{name: [constraint, ...]}`` in the form of scikit-learn's
+            ``_parameter_constraints`` (``Interval``, ``StrOptions``, type names).
+        """
+        return dict(cls._parameter_constraints)
+
+    def check_params(self):
+        """Check the parameters as ``fit`` does.
+
+        Raises
+        ------
+        ValueError
+            Naming the first parameter whose value is out of range, with the
+            values it may take (scikit-learn's ``InvalidParameterError``, also
+            a TypeError, for most).
+        """
+        self._validate_params()
+        self._check_hidden_layer_sizes()
+
+    def transform_inputs(self, X):
+        """``X`` as the fitted network takes it.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features)
+            Rows with the columns of fit.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_inputs), float32
+            Numeric columns scaled to [0, 1] (clipped) and categorical ones
+            one-hot encoded, in the order of :meth:`get_input_names`.
+        """
+        return self._prepare_X_fitted(X)
+
+    def get_input_names(self):
+        """The name of each input of the fitted network.
+
+        Returns
+        -------
+        list of str
+            A column's name, or ``column=value`` for a one-hot input.
+        """
+        check_is_fitted(self, "module_")
+        return list(self._scaler.output_names)
+
+    @property
+    def compute_device(self):
+        """The ``torch.device`` the fitted network runs on."""
+        check_is_fitted(self, "module_")
+        return self._device
+
+    def get_fitted_state(self):
+        """What rebuilds this fitted estimator: plain values and the network's tensors.
+
+        Returns
+        -------
+        metadata : dict
+            ``estimator`` (the class name), ``params`` (``get_params(deep=False)``),
+            ``network`` (``module_.get_config()``), ``scaler`` (the fitted input
+            scaling) and ``attributes`` (every other fitted attribute, by name).
+            Values are None, numbers, strings, booleans, lists, tuples, dicts
+            with string keys, numpy arrays and scalars, and ``RandomState``
+            instances, copied.
+        state_dict : dict of str to torch.Tensor
+            The network's weights and biases, cloned to the CPU.
+
+        See Also
+        --------
+        from_fitted_state : The inverse.
+        """
+        check_is_fitted(self, "module_")
+        params = self.get_params(deep=False)
+        attributes = {
+            name: value for name, value in vars(self).items() if name not in params and name not in _REBUILT_STATE
+        }
+        metadata = {
+            "estimator": type(self).__name__,
+            "params": copy.deepcopy(params),
+            "network": self.module_.get_config(),
+            "scaler": copy.deepcopy(self._scaler.get_state()),
+            "attributes": copy.deepcopy(attributes),
+        }
+        state_dict = {name: tensor.detach().cpu().clone() for name, tensor in self.module_.state_dict().items()}
+        return metadata, state_dict
+
+    @classmethod
+    def from_fitted_state(cls, metadata, state_dict):
+        """The fitted estimator that :meth:`get_fitted_state` described, every field checked.
+
+        The parameters pass the checks of ``fit``; the input scaling, the
+        targets (classes or target scaling) and the fitted attributes have the
+        types and shapes ``fit`` gives them; the network is the one the
+        parameters describe, and its tensors have its shapes and are finite.
+        The model runs on a CUDA GPU when its ``device`` parameter allows and
+        torch sees one, else on the CPU, with a fresh optimizer.
+
+        Parameters
+        ----------
+        metadata : dict
+            The keys of :meth:`get_fitted_state`'s metadata.
+        state_dict : dict of str to torch.Tensor
+            The network's weights and biases.
+
+        Returns
+        -------
+        BaseSNN
+            A fitted instance of ``cls``.
+
+        Raises
+        ------
+        ValueError
+            Naming the first field that is missing, of the wrong type or shape,
+            out of range, not finite, or that disagrees with another.
+        """
+        _check_keys(metadata, ["estimator", "params", "network", "scaler", "attributes"], "the fitted state")
+        if metadata["estimator"] != cls.__name__:
+            raise ValueError(
+                f"the fitted state is of a {metadata['estimator']!r}, not of a {cls.__name__}; "
+                f"rebuild it with that class."
+            )
+        params = cls._check_param_names(metadata["params"])
+        return cls(**params)._restore_fitted_state(metadata, state_dict)
+
+    @classmethod
+    def _check_param_names(cls, params):
+        """``params``, when it is a dict of parameters this class has."""
+        if not isinstance(params, dict):
+            raise ValueError(f"the parameters must be a dict, got {type(params).__name__}.")
+        unknown = sorted(set(params) - set(cls._get_param_names()), key=str)
+        if unknown:
+            raise ValueError(f"parameters {unknown} are unknown to {cls.__name__} in this pynmsnn version.")
+        return params
+
+    def _restore_fitted_state(self, metadata, state_dict):
+        """Check and set the fitted state on an estimator made with its parameters; returns it."""
+        self.check_params()
+        self._set_fitted_attributes(metadata["attributes"])
+        self._scaler = TableScaler.from_state(metadata["scaler"])
+        n_outputs = self._check_fitted_targets()
+        self._check_fitted_history()
+        config = self._network_config(n_outputs)
+        _check_same_network(metadata["network"], config)
+        module = SpikingNetwork.from_config(config)
+        _check_tensors(module, state_dict)
+        module.load_state_dict(state_dict, strict=True)
+        self._device = fitted_device(self.device)
+        self.module_ = module.to(self._device).eval()
+        self._optimizer = self._make_optimizer()
+        return self
+
+    def _set_fitted_attributes(self, attributes):
+        """Set the fitted attributes by name: plain names only, never a parameter or rebuilt state."""
+        if not isinstance(attributes, dict):
+            raise ValueError(f"the fitted attributes must be a dict, got {type(attributes).__name__}.")
+        params = set(self.get_params(deep=False))
+        for name, value in attributes.items():
+            taken = name in _REBUILT_STATE or name in params or hasattr(type(self), name)
+            if not _ATTRIBUTE_NAME.match(name) or taken:
+                raise ValueError(
+                    f"unexpected fitted attribute name {name!r}: not a plain name, or one that "
+                    "names a parameter, a method or the network, scaling or optimizer."
+                )
+            setattr(self, name, value)
+
+    def _refuse_attributes(self, names, owner):
+        """Raise a ValueError when fitted attributes that belong to an ``owner`` class are set."""
+        found = [name for name in names if name in vars(self)]
+        if found:
+            raise ValueError(
+                f"the fitted state of an {type(self).__name__} holds {found}, which belong to an "
+                f"{owner}; it describes another kind of estimator."
+            )
+
+    def _check_fitted_history(self):
+        """The fitted attributes every estimator has: their types, and shapes that match the scaling."""
+        n_features = getattr(self, "n_features_in_", None)
+        if not _is_int(n_features) or n_features != len(self._scaler.names_):
+            raise ValueError(
+                f"the fitted attribute n_features_in_ is {n_features!r}, but the input scaling has "
+                f"{len(self._scaler.names_)} columns; they must match."
+            )
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None and (not isinstance(names, np.ndarray) or names.shape != (n_features,)):
+            raise ValueError(
+                f"the fitted attribute feature_names_in_ must be an array of {n_features} column names, "
+                f"got shape {np.shape(names)}."
+            )
+        for name in ("n_iter_", "_seed"):
+            value = getattr(self, name, None)
+            if not _is_int(value) or value < 0:
+                raise ValueError(f"the fitted attribute {name} must be a non-negative int, got {value!r}.")
+        losses = getattr(self, "loss_curve_", None)
+        if not isinstance(losses, list):
+            raise ValueError(f"the fitted attribute loss_curve_ must be a list of losses, got {losses!r:.200}.")
+        rates = getattr(self, "firing_rates_", None)
+        n_hidden = len(self._check_hidden_layer_sizes())
+        expected = [f"hidden {i + 1}" for i in range(n_hidden)]
+        if rates is not None and (
+            not isinstance(rates, dict) or list(rates) != expected
+            or not all(isinstance(r, float) and 0.0 <= r <= 1.0 for r in rates.values())
+        ):
+            raise ValueError(
+                f"the fitted attribute firing_rates_ must map {expected} to rates in [0, 1], got {rates!r}."
+            )
 
     def _validation_score(self, X_val, y_val):
         was_training = self.module_.training
@@ -624,6 +955,51 @@ class BaseSNN(BaseEstimator):
     def __setstate__(self, state):
         super().__setstate__(state)
         if "module_" in state:
-            wants_gpu = self.device != "cpu" and torch.cuda.is_available()
-            self._device = torch.device("cuda" if wants_gpu else "cpu")
+            self._device = fitted_device(self.device)
             self.module_.to(self._device)
+
+
+def _is_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_keys(mapping, keys, what):
+    """Raise a ValueError naming the keys of ``mapping`` that are missing or unknown."""
+    if not isinstance(mapping, dict):
+        raise ValueError(f"{what} must be a dict of {keys}, got {type(mapping).__name__}.")
+    missing = [key for key in keys if key not in mapping]
+    unknown = sorted(set(mapping) - set(keys), key=str)
+    if missing or unknown:
+        found = (f"; missing {missing}" if missing else "") + (f"; unknown {unknown}" if unknown else "")
+        raise ValueError(f"{what} must hold exactly {keys}{found}.")
+
+
+def _check_same_network(stored, config):
+    """The stored network description must be the network the parameters and scaling describe."""
+    _check_keys(stored, list(config), "the network description")
+    source = {"n_inputs": "the input scaling", "n_outputs": "the targets"}
+    for key, value in config.items():
+        if stored[key] != value:
+            raise ValueError(
+                f"the network was saved with {key}={stored[key]!r}, but {source.get(key, 'the parameters')} "
+                f"give {key}={value!r}; they must agree."
+            )
+
+
+def _check_tensors(module, state_dict):
+    """``state_dict`` must hold the module's tensors by name, of its shapes, floating point and finite."""
+    if not isinstance(state_dict, dict):
+        raise ValueError(f"the weights must be a dict of tensors, got {type(state_dict).__name__}.")
+    expected = module.state_dict()
+    _check_keys(state_dict, list(expected), "the weights")
+    for name, tensor in state_dict.items():
+        if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point():
+            raise ValueError(f"the weight tensor {name!r} must be a floating-point tensor, got {tensor!r:.80}.")
+        if tensor.shape != expected[name].shape:
+            raise ValueError(
+                f"the weight tensor {name!r} has shape {tuple(tensor.shape)}, but the network needs "
+                f"{tuple(expected[name].shape)}."
+            )
+        bad = (~torch.isfinite(tensor)).sum().item()
+        if bad:
+            raise ValueError(f"the weight tensor {name!r} holds {bad} NaN or infinite value(s).")

@@ -32,9 +32,11 @@ class Adam:
     Parameters
     ----------
     groups : list of dict
-        Each ``{"params": [tensors], "weight_decay": float}``.
-    lr : float
-        Step size.
+        Each ``{"params": [tensors], "weight_decay": float}``, and optionally
+        its own ``"lr"``. They are kept in ``param_groups``, where a change of
+        ``lr`` or ``weight_decay`` applies from the next step, as in torch.
+    lr : float, default=1e-3
+        Step size of the groups that do not set their own.
     betas : tuple of float, default=(0.9, 0.999)
         Decay of the first and second moment estimates.
     eps : float, default=1e-8
@@ -52,14 +54,17 @@ class Adam:
     tensor([ 0.9000, -0.9000])
     """
 
-    def __init__(self, groups, lr, betas=(0.9, 0.999), eps=1e-8):
-        self.groups = [{"params": list(group["params"]), "weight_decay": float(group["weight_decay"])}
-                       for group in groups]
-        self.lr, self.betas, self.eps = float(lr), (float(betas[0]), float(betas[1])), float(eps)
+    def __init__(self, groups, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        self.param_groups = [
+            {"params": list(group["params"]), "lr": float(group.get("lr", lr)),
+             "weight_decay": float(group.get("weight_decay", 0.0))}
+            for group in groups
+        ]
+        self.betas, self.eps = (float(betas[0]), float(betas[1])), float(eps)
         self._state = {}  # parameter -> {"step", "exp_avg", "exp_avg_sq"}, created at its first step
 
     def _parameters(self):
-        return [p for group in self.groups for p in group["params"]]
+        return [p for group in self.param_groups for p in group["params"]]
 
     def zero_grad(self):
         """Drop every parameter's gradient."""
@@ -79,40 +84,39 @@ class Adam:
     @torch.no_grad()
     def step(self):
         """One update of every parameter that has a gradient."""
-        for group in self.groups:
+        for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
             states = [self._moments(p) for p in params]
             for state in states:
                 state["step"].add_(1)
             if _fused_kernel_applies(params):
-                self._fused_step(params, states, group["weight_decay"])
+                self._fused_step(params, states, group["lr"], group["weight_decay"])
             else:
                 for parameter, state in zip(params, states):
-                    self._plain_step(parameter, state, group["weight_decay"])
+                    self._plain_step(parameter, state, group["lr"], group["weight_decay"])
 
-    def _fused_step(self, params, states, weight_decay):
+    def _fused_step(self, params, states, lr, weight_decay):
         torch._fused_adam_(
             params, [p.grad for p in params], [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
-            [], [s["step"] for s in states], lr=self.lr, beta1=self.betas[0], beta2=self.betas[1],
+            [], [s["step"] for s in states], lr=lr, beta1=self.betas[0], beta2=self.betas[1],
             weight_decay=weight_decay, eps=self.eps, amsgrad=False, maximize=False, grad_scale=None, found_inf=None,
         )
 
-    def _plain_step(self, parameter, state, weight_decay):
+    def _plain_step(self, parameter, state, lr, weight_decay):
         """The update a tensor at a time, in torch.optim.Adam's single-tensor order of operations."""
         beta1, beta2 = self.betas
         grad = parameter.grad if not weight_decay else parameter.grad.add(parameter, alpha=weight_decay)
         state["exp_avg"].lerp_(grad, 1 - beta1)
         state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
         step = state["step"].item()
-        step_size = self.lr / (1 - beta1**step)
+        step_size = lr / (1 - beta1**step)
         denominator = (state["exp_avg_sq"].sqrt() / math.sqrt(1 - beta2**step)).add_(self.eps)
         parameter.addcdiv_(state["exp_avg"], denominator, value=-step_size)
 
     def state_dict(self):
         """The moments and step counts, by parameter position, as tensors (cloned by the caller if kept)."""
         params = self._parameters()
-        return {"state": {i: dict(self._state[p]) for i, p in enumerate(params) if p in self._state},
-                "lr": self.lr, "betas": self.betas, "eps": self.eps}
+        return {"state": {i: dict(self._state[p]) for i, p in enumerate(params) if p in self._state}}
 
     def load_state_dict(self, state_dict):
         """Restore moments and step counts saved by :meth:`state_dict` (copied in, not shared)."""

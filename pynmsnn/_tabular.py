@@ -34,6 +34,10 @@ _TEMPORAL_KINDS = {"datetime", "datetime64", "date", "time", "timedelta", "timed
 _NUMBER_KINDS = {"integer", "floating", "mixed-integer-float", "decimal"}
 
 
+#: The fitted attributes of a :class:`TableScaler`, what :meth:`TableScaler.get_state` gives.
+SCALER_STATE = ("names_", "numeric_", "categorical_", "categories_", "min_", "scale_")
+
+
 def is_dataframe(X):
     """Whether ``X`` is a pandas DataFrame."""
     return isinstance(X, pd.DataFrame)
@@ -295,6 +299,53 @@ class TableScaler:
         self.scale_ = np.where((half_span > 0) & np.isfinite(scale), scale, 0.0)
         return self
 
+    def get_state(self):
+        """The fitted state as plain values: lists, and numpy arrays of numbers and text.
+
+        Returns
+        -------
+        dict
+            The keys of :data:`SCALER_STATE`; :meth:`from_state` rebuilds the scaler.
+        """
+        return {name: getattr(self, name) for name in SCALER_STATE}
+
+    @classmethod
+    def from_state(cls, state):
+        """A fitted scaler from :meth:`get_state`'s dict, checked.
+
+        Parameters
+        ----------
+        state : dict
+            The keys of :data:`SCALER_STATE`.
+
+        Returns
+        -------
+        TableScaler
+
+        Raises
+        ------
+        ValueError
+            When a field is missing, unknown, of the wrong type or shape, or
+            not finite; the message names it.
+        """
+        _check_state_keys(state)
+        scaler = cls()
+        scaler.names_ = _string_list(state["names_"], "names_")
+        scaler.numeric_ = _index_list(state["numeric_"], "numeric_")
+        scaler.categorical_ = _index_list(state["categorical_"], "categorical_")
+        if sorted(scaler.numeric_ + scaler.categorical_) != list(range(len(scaler.names_))):
+            raise ValueError(
+                f"the input scaling's numeric_ {scaler.numeric_} and categorical_ {scaler.categorical_} "
+                f"must number its {len(scaler.names_)} columns 0..{len(scaler.names_) - 1}, each once."
+            )
+        scaler.categories_ = _category_arrays(state["categories_"], len(scaler.categorical_))
+        n_numeric = len(scaler.numeric_)
+        scaler.min_ = _finite_vector(state["min_"], "min_", n_numeric)
+        scaler.scale_ = _finite_vector(state["scale_"], "scale_", n_numeric)
+        if (scaler.scale_ < 0).any():
+            raise ValueError(f"the input scaling's scale_ holds negative values {scaler.scale_.tolist()}.")
+        return scaler
+
     @property
     def n_outputs(self):
         """Width of the transformed matrix."""
@@ -337,6 +388,56 @@ class TableScaler:
             # Unseen categories match no column: all zeros.
             blocks.append(values[:, None] == categories[None, :])
         return np.concatenate(blocks, axis=1) if len(blocks) > 1 else blocks[0]
+
+
+def _check_state_keys(state):
+    if not isinstance(state, dict):
+        raise ValueError(f"the input scaling must be a dict of {list(SCALER_STATE)}, got {type(state).__name__}.")
+    missing = [name for name in SCALER_STATE if name not in state]
+    unknown = sorted(set(state) - set(SCALER_STATE))
+    if missing or unknown:
+        raise ValueError(
+            f"the input scaling lacks fields {missing} or has unknown fields {unknown}; "
+            f"it holds exactly {list(SCALER_STATE)}."
+        )
+
+
+def _string_list(value, name):
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"the input scaling's {name} must be a non-empty list of column names, got {value!r}.")
+    return value
+
+
+def _index_list(value, name):
+    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise ValueError(f"the input scaling's {name} must be a list of column numbers, got {value!r}.")
+    return value
+
+
+def _category_arrays(value, n_categorical):
+    if not isinstance(value, list) or len(value) != n_categorical:
+        raise ValueError(
+            f"the input scaling's categories_ must be a list of {n_categorical} arrays, one per "
+            f"categorical column, got {value!r:.200}."
+        )
+    for j, categories in enumerate(value):
+        if not isinstance(categories, np.ndarray) or categories.ndim != 1 or categories.dtype.kind not in "UO":
+            raise ValueError(
+                f"the input scaling's categories_[{j}] must be a 1-D array of text, got "
+                f"{getattr(categories, 'dtype', type(categories).__name__)} of shape {np.shape(categories)}."
+            )
+    return value
+
+
+def _finite_vector(value, name, length):
+    if not isinstance(value, np.ndarray) or value.dtype.kind != "f" or value.shape != (length,):
+        raise ValueError(
+            f"the input scaling's {name} must be a float array of shape ({length},), one value per "
+            f"numeric column, got {getattr(value, 'dtype', type(value).__name__)} of shape {np.shape(value)}."
+        )
+    if not np.isfinite(value).all():
+        raise ValueError(f"the input scaling's {name} holds NaN or infinity: {value.tolist()}.")
+    return value
 
 
 def _label_kind(value):

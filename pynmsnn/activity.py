@@ -93,9 +93,10 @@ def _spiking_estimator(estimator, X):
 
 def _spike_counts(estimator, X):
     """Spikes per neuron summed over rows and steps, per layer; input events; rows."""
-    inputs = estimator._prepare_X_fitted(X)
+    inputs = estimator.transform_inputs(X)
     module = estimator.module_
-    engine = estimator._choose_engine(None, training=False)
+    engine = estimator.compute_engine()
+    device = estimator.compute_device
     module.eval()
     widths = [layer.out_features for layer in module.layers]
     rows = max(1, _CHUNK_VALUES // (module.n_steps * max(widths + [inputs.shape[1]])))
@@ -103,7 +104,7 @@ def _spike_counts(estimator, X):
     input_events = 0.0
     with torch.inference_mode():
         for start in range(0, inputs.shape[0], rows):
-            chunk = torch.as_tensor(inputs[start : start + rows], dtype=torch.float32, device=estimator._device)
+            chunk = torch.as_tensor(inputs[start : start + rows], dtype=torch.float32, device=device)
             record = module.forward_reference(chunk, record=True, engine=engine)
             input_events += float(record.input.sum())
             for count, spikes in zip(counts, record.spikes):
@@ -302,9 +303,9 @@ def hidden_rates(estimator, inputs):
     module = estimator.module_
     was_training = module.training
     module.eval()
-    engine = estimator._choose_engine(None, training=False)
+    engine = estimator.compute_engine()
     with torch.inference_mode():
-        rows = torch.as_tensor(inputs, dtype=torch.float32, device=estimator._device)
+        rows = torch.as_tensor(inputs, dtype=torch.float32, device=estimator.compute_device)
         _, rates = module.forward_with_rates(rows, engine=engine)
     module.train(was_training)
     return rates.double().cpu().numpy()
@@ -386,7 +387,7 @@ def calibrate_firing(estimator, inputs, rate=None, n_iter=30):
     rate = getattr(estimator, "init_firing_rate", None) if rate is None else rate
     if rate is None:
         return []
-    rows = torch.as_tensor(_sample_rows(inputs), dtype=torch.float32, device=estimator._device)
+    rows = torch.as_tensor(_sample_rows(inputs), dtype=torch.float32, device=estimator.compute_device)
     return estimator.module_.calibrate_firing(rows, rate, n_iter)
 
 

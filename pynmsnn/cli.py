@@ -64,7 +64,7 @@ def _estimator_parameters():
             if name in _NOT_OPTIONS:
                 continue
             if name not in parameters:
-                constraints = cls._parameter_constraints.get(name, [])
+                constraints = cls.parameter_constraints().get(name, [])
                 parameters[name] = (_COMMAND_DEFAULTS.get(name, default), constraints, _summary(cls, name), [])
             parameters[name][3].append(cls.__name__)
     return parameters
@@ -162,8 +162,7 @@ def _make_estimator(task, args):
         raise CommandError(f"{flags} does not apply to {task}; drop it or choose another --task")
     est = cls(**{**_COMMAND_DEFAULTS, **given})
     try:
-        est._validate_params()
-        est._check_hidden_layer_sizes()
+        est.check_params()
     except ValueError as error:
         raise CommandError(f"bad estimator option: {error}") from None
     return est
@@ -390,16 +389,16 @@ def _info(args):
     est = _load_model(args.model)  # a full load: info only describes files that load
     meta = read_metadata(args.model)
     network = meta["network"]
-    scaler = est._scaler
-    features = list(getattr(est, "feature_names_in_", scaler.names_))
+    scaler = meta["scaler"]  # the input scaling, as the file describes it
+    features = list(getattr(est, "feature_names_in_", scaler["names_"]))
     print(f"file:       {args.model} ({os.path.getsize(args.model) / 1024:.1f} KiB)")
     print(f"estimator:  {meta['estimator']}")
     print(f"written by: pynmsnn {meta['pynmsnn_version']}, torch {meta['torch_version']} "
           f"(model format {meta['format_version']})")
     print(f"features:   {len(features)}: {', '.join(map(str, features))}")
-    if scaler.categorical_:
-        categorical = ", ".join(scaler.names_[j] for j in scaler.categorical_)
-        print(f"inputs:     {scaler.n_outputs} after one-hot encoding of {categorical}")
+    if scaler["categorical_"]:
+        categorical = ", ".join(scaler["names_"][j] for j in scaler["categorical_"])
+        print(f"inputs:     {len(est.get_input_names())} after one-hot encoding of {categorical}")
     if hasattr(est, "classes_"):
         print(f"classes:    {len(est.classes_)}: {', '.join(map(str, est.classes_))}")
     else:

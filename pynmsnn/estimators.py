@@ -102,6 +102,13 @@ _SHARED_PARAMETERS = """\
 
     warm_start : bool, default=False
         Continue from the previous fit's weights instead of starting afresh.
+        Changed neuron parameters (``decay``, ``threshold``,
+        ``refractory_penalty``, ``surrogate``, ``detach_reset``),
+        ``learning_rate_init`` and ``alpha`` apply to the kept weights; a
+        changed ``hidden_layer_sizes``, ``n_steps``, ``encoder`` or ``readout``,
+        or other input columns, is refused with a ValueError (set
+        ``warm_start=False`` to fit a new network). ``partial_fit`` follows
+        the same rule.
 
     precision : {'auto', 'float32', 'bfloat16'}, default='auto'
         Number format of the matmuls of hidden layers whose input is spikes
@@ -419,6 +426,26 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
     def _n_outputs(self, targets):
         return len(self.classes_)
 
+    def _check_fitted_targets(self):
+        """The classes of a rebuilt model: at least 2, distinct and sorted; returns their number."""
+        self._refuse_attributes(_REGRESSOR_TARGETS, "SNNRegressor")
+        classes = getattr(self, "classes_", None)
+        if not isinstance(classes, np.ndarray) or classes.ndim != 1 or len(classes) < 2:
+            raise ValueError(
+                f"the fitted attribute classes_ of an SNNClassifier must be a 1-D array of at least "
+                f"2 labels, got {classes!r:.200}."
+            )
+        try:
+            in_order = np.array_equal(np.unique(classes), classes)
+        except TypeError:  # labels numpy cannot compare, such as text mixed with numbers
+            in_order = False
+        if not in_order:
+            raise ValueError(
+                f"the fitted attribute classes_ must hold distinct labels of one type in sorted "
+                f"order, as np.unique gives them, got {classes.tolist()!r:.200}."
+            )
+        return len(classes)
+
     def _loss(self, outputs, targets):
         return F.cross_entropy(outputs, targets)
 
@@ -636,6 +663,31 @@ class SNNRegressor(RegressorMixin, BaseSNN):
     def _n_outputs(self, targets):
         return self.n_outputs_
 
+    def _check_fitted_targets(self):
+        """The target scaling of a rebuilt model: one finite mean and positive scale per target."""
+        self._refuse_attributes(["classes_"], "SNNClassifier")
+        n_outputs = getattr(self, "n_outputs_", None)
+        if not isinstance(n_outputs, (int, np.integer)) or isinstance(n_outputs, (bool, np.bool_)) or n_outputs < 1:
+            raise ValueError(f"the fitted attribute n_outputs_ must be a positive int, got {n_outputs!r}.")
+        for name in ("_y_mean", "_y_scale"):
+            value = getattr(self, name, None)
+            if not isinstance(value, np.ndarray) or value.dtype.kind != "f" or value.shape != (n_outputs,):
+                raise ValueError(
+                    f"the fitted attribute {name} must be a float array of shape ({n_outputs},), one value "
+                    f"per target, got {getattr(value, 'dtype', type(value).__name__)} of shape {np.shape(value)}."
+                )
+            if not np.isfinite(value).all() or (name == "_y_scale" and (value <= 0).any()):
+                raise ValueError(
+                    f"the fitted attribute {name} must be finite (and a scale positive), got {value.tolist()}."
+                )
+        is_1d = getattr(self, "_y_is_1d", None)
+        if not isinstance(is_1d, (bool, np.bool_)) or (is_1d and n_outputs != 1):
+            raise ValueError(
+                f"the fitted attribute _y_is_1d must be a bool, True only for 1 target, got {is_1d!r} "
+                f"with n_outputs_={n_outputs}."
+            )
+        return int(n_outputs)
+
     def _loss(self, outputs, targets):
         return F.mse_loss(outputs, targets)
 
@@ -647,6 +699,11 @@ class SNNRegressor(RegressorMixin, BaseSNN):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+
+
+# Fitted attributes only a regressor has: a classifier that holds them is not one.
+_REGRESSOR_TARGETS = ["n_outputs_", "_y_mean", "_y_scale", "_y_is_1d"]
+
 
 
 def _logsumexp(logits):

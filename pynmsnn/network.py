@@ -257,6 +257,15 @@ class SpikingNetwork(nn.Module):
     def get_config(self):
         """The arguments that rebuild this network, as plain values (no weights).
 
+        Returns
+        -------
+        dict
+            ``n_inputs``, ``hidden_layer_sizes`` (a list), ``n_outputs``,
+            ``n_steps``, ``encoder``, ``readout`` and the neuron's fields
+            (``decay``, ``threshold``, ``refractory_penalty``, ``reset``,
+            ``surrogate``, ``detach_reset``): values JSON can hold. The
+            backend (:class:`pynmsnn._engine.Engine`) is not part of it.
+
         Examples
         --------
         >>> from pynmsnn.network import SpikingNetwork
@@ -276,15 +285,32 @@ class SpikingNetwork(nn.Module):
         }
 
     @classmethod
-    def from_config(cls, config, state_dict=None):
-        """A network from :meth:`get_config`'s values, with ``state_dict``'s weights when given."""
+    def from_config(cls, config, state_dict=None, *, generator=None):
+        """A network built from :meth:`get_config`'s dict, with ``state_dict``'s weights.
+
+        Parameters
+        ----------
+        config : dict
+            The keys of :meth:`get_config`; neuron fields left out take
+            :class:`pynmsnn.neurons.LIFParameters`' defaults.
+        state_dict : dict of str to torch.Tensor, default=None
+            Weights and biases to load (strictly: every tensor, of the right
+            shapes); None keeps freshly drawn ones.
+        generator : torch.Generator, default=None
+            Source of the fresh weights; None uses one seeded with 0, so that
+            building never draws from torch's global random state.
+
+        Returns
+        -------
+        SpikingNetwork
+            On the CPU, in training mode.
+        """
         config = dict(config)
         neuron_fields = {f.name for f in dataclasses.fields(LIFParameters)}
         neuron = LIFParameters(**{name: config.pop(name) for name in neuron_fields if name in config})
-        # A fixed generator: building the module must not draw from torch's global random state.
         module = cls(
             config.pop("n_inputs"), config.pop("hidden_layer_sizes"), config.pop("n_outputs"), neuron=neuron,
-            generator=torch.Generator().manual_seed(0), **config,
+            generator=torch.Generator().manual_seed(0) if generator is None else generator, **config,
         )
         if state_dict is not None:
             module.load_state_dict(state_dict, strict=True)

@@ -78,7 +78,7 @@ def nir_input(estimator, X):
     -------
     ndarray of shape (n_samples, n_inputs), float32
     """
-    return estimator._prepare_X_fitted(X)
+    return estimator.transform_inputs(X)
 
 
 def _check_exportable(estimator, allow_reset_mismatch):

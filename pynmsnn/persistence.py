@@ -8,25 +8,34 @@ the training history); :func:`load` reads it with ``torch.load(...,
 weights_only=True)``, which builds nothing but tensors and plain containers, and
 rebuilds the estimator from a fixed list of known classes.
 
-The JSON holds plain values; numpy arrays, numpy scalars, tuples and
-``RandomState`` instances are written as small tagged objects
-(``{"__type__": "ndarray", "dtype": "<i8", ...}``) so that they come back with
-their exact type: integer, string and boolean labels stay what they were.
+The estimator describes itself (``get_fitted_state``) and rebuilds itself
+(``from_fitted_state``), checking every field as ``fit`` would have made it;
+this module only turns that description into bytes and back. The JSON holds
+plain values; numpy arrays, numpy scalars, tuples and ``RandomState``
+instances are written as small tagged objects (``{"__type__": "ndarray",
+"dtype": "<i8", ...}``) so that they come back with their exact type: integer,
+string and boolean labels stay what they were.
+
+A SHA-256 checksum of the JSON and of every tensor's name, dtype, shape and
+bytes is written beside them and checked on load, so a file changed after it
+was written (a flipped bit, an edit) is refused. Files written before the
+checksum existed have the same layout without it and still load, with every
+other check.
 """
 
+import hashlib
 import json
 import os
 import pickle
 import re
 import secrets
+import stat
 import warnings
 
 import numpy as np
 import torch
 
-from ._tabular import TableScaler
 from .estimators import SNNClassifier, SNNRegressor
-from .network import SpikingNetwork
 
 __all__ = ["load", "read_metadata", "save"]
 
@@ -37,9 +46,8 @@ FORMAT_VERSION = 1
 ESTIMATORS = {cls.__name__: cls for cls in (SNNClassifier, SNNRegressor)}
 
 _MAGIC = "pynmsnn model"
-# Attributes kept out of the generic attribute record: rebuilt by load itself.
-_REBUILT = {"module_", "_optimizer", "_device", "_scaler"}
-_ATTRIBUTE_NAME = re.compile(r"^_?[A-Za-z][A-Za-z0-9_]*$")
+# The entries of a model file; "checksum" is absent from files written before it existed.
+_ENTRIES = {"format", "metadata", "state_dict", "checksum"}
 _ARRAY_KINDS = "biufUO"
 
 
@@ -162,39 +170,50 @@ def save(est, path):
         from sklearn.exceptions import NotFittedError
 
         raise NotFittedError(f"This {type(est).__name__} instance is not fitted yet; call fit before save.")
+    state, state_dict = est.get_fitted_state()
+    metadata = json.dumps(_metadata(state))
     payload = {
         "format": _MAGIC,
-        "metadata": json.dumps(_metadata(est)),
-        "state_dict": {name: t.detach().cpu().clone() for name, t in est.module_.state_dict().items()},
+        "metadata": metadata,
+        "state_dict": state_dict,
+        "checksum": _checksum(metadata, state_dict),
     }
     _write_atomically(payload, os.fspath(path))
 
 
-def _metadata(est):
-    """Everything but the weights, as a JSON-ready dict."""
+def _metadata(state):
+    """The estimator's fitted state but the weights, with versions, as a JSON-ready dict."""
     from . import __version__
 
-    param_names = set(est.get_params(deep=False))
-    attributes = {
-        name: _encode(value, f"attribute {name}")
-        for name, value in vars(est).items()
-        if name not in param_names and name not in _REBUILT
-    }
     return {
         "format_version": FORMAT_VERSION,
         "pynmsnn_version": __version__,
         "torch_version": torch.__version__,
         "numpy_version": np.__version__,
-        "estimator": type(est).__name__,
-        "params": _encode(est.get_params(deep=False), "the parameters"),
-        "network": est.module_.get_config(),
-        "scaler": _encode(dict(vars(est._scaler)), "the input scaling"),
-        "attributes": attributes,
+        "estimator": state["estimator"],
+        "params": _encode(state["params"], "the parameters"),
+        "network": state["network"],
+        "scaler": _encode(state["scaler"], "the input scaling"),
+        "attributes": {name: _encode(value, f"attribute {name}") for name, value in state["attributes"].items()},
     }
 
 
+def _checksum(metadata, state_dict):
+    """``'sha256:...'`` of the metadata text and of each tensor's name, dtype, shape and bytes."""
+    digest = hashlib.sha256(metadata.encode("utf-8"))
+    for name in sorted(state_dict):
+        tensor = state_dict[name].detach().cpu().contiguous()
+        digest.update(f"\0{name}\0{tensor.dtype}\0{list(tensor.shape)}\0".encode("utf-8"))
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return "sha256:" + digest.hexdigest()
+
+
 def _write_atomically(payload, path):
-    """``torch.save`` to a temporary file beside ``path``, then rename it over ``path``."""
+    """``torch.save`` to a temporary file beside ``path``, then rename it over ``path``.
+
+    A file that is replaced keeps its permission bits; a new one gets those of
+    any new file (``0o666`` less the umask).
+    """
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"Cannot save to {path!r}: the folder {folder!r} does not exist; create it first.")
@@ -205,11 +224,21 @@ def _write_atomically(payload, path):
             torch.save(payload, stream)
             stream.flush()
             os.fsync(stream.fileno())
+        _keep_permissions(path, temporary)
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
             os.remove(temporary)
         raise
+
+
+def _keep_permissions(path, temporary):
+    """Give ``temporary`` the permission bits of the file at ``path``, when there is one."""
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return
+    os.chmod(temporary, mode)
 
 
 # ------------------------------------------------------------------ loading
@@ -239,8 +268,12 @@ def load(path):
     FileNotFoundError
         When ``path`` does not exist.
     ValueError
-        When ``path`` is not a pynmsnn model file, is damaged, holds Python
-        objects (a pickle), or was written in a format this version does not read.
+        When ``path`` is not a pynmsnn model file, is damaged or was changed
+        after it was written (its checksum differs), holds Python objects (a
+        pickle), was written in a format this version does not read, or
+        describes a model ``fit`` could not have made: a parameter out of
+        range, non-finite weights, an input scaling or targets of the wrong
+        shape. The message names the field.
 
     See Also
     --------
@@ -271,9 +304,10 @@ def load(path):
     try:
         return _rebuild(metadata, state_dict)
     except (AttributeError, KeyError, TypeError, ValueError, RuntimeError) as error:
+        detail = f"it lacks the entry {error}" if isinstance(error, KeyError) else _first_line(error)
         raise ValueError(
-            f"{path!r} is a damaged pynmsnn model file ({type(error).__name__}: {error}); "
-            "save the model again or refit it."
+            f"{path!r} is a damaged or invalid pynmsnn model file: {detail.rstrip('.')}. "
+            "Save the model again or refit it."
         ) from None
 
 
@@ -306,6 +340,9 @@ def _read(path):
             f"{path!r} is a torch file but not a pynmsnn model file (no pynmsnn header); "
             "write models with pynmsnn.save."
         )
+    unknown = sorted(set(payload) - _ENTRIES, key=str)
+    if unknown:
+        raise ValueError(f"{path!r} is a damaged pynmsnn model file (unexpected entries {unknown}).")
     try:
         metadata = json.loads(payload["metadata"])
         state_dict = dict(payload["state_dict"])
@@ -313,7 +350,22 @@ def _read(path):
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"{path!r} is a damaged pynmsnn model file ({_first_line(error)}).") from None
     _check_version(path, version, metadata.get("pynmsnn_version", "unknown"))
+    _check_checksum(path, payload, state_dict)
     return metadata, state_dict
+
+
+def _check_checksum(path, payload, state_dict):
+    """Refuse a file whose metadata or tensors differ from what was written (files without a checksum pass)."""
+    if "checksum" not in payload:
+        return
+    not_tensors = [name for name, value in state_dict.items() if not isinstance(value, torch.Tensor)]
+    if not_tensors:
+        raise ValueError(f"{path!r} is a damaged pynmsnn model file (weights {not_tensors} are not tensors).")
+    if payload["checksum"] != _checksum(payload["metadata"], state_dict):
+        raise ValueError(
+            f"{path!r} is damaged or was changed after it was written: its checksum does not match "
+            "its contents. Save the model again from the estimator, or refit it."
+        )
 
 
 def _refused_object(error):
@@ -345,46 +397,18 @@ def _check_version(path, version, written_by):
 
 
 def _rebuild(metadata, state_dict):
-    """A fitted estimator from checked metadata and weights."""
+    """A fitted estimator from the file's metadata and weights; the estimator checks them."""
     name = metadata["estimator"]
     if name not in ESTIMATORS:
-        raise ValueError(f"unknown estimator class {name!r}; this pynmsnn loads {sorted(ESTIMATORS)}")
-    cls = ESTIMATORS[name]
-    params = _decode(metadata["params"])
-    unknown = set(params) - set(cls._get_param_names())
-    if unknown:
-        raise ValueError(f"parameters {sorted(unknown)} are unknown to {name} in this pynmsnn version")
-    est = cls(**params)
-    attributes = {key: _decode(value) for key, value in metadata["attributes"].items()}
-    if set(attributes) & set(params):
-        raise ValueError(f"attributes {sorted(set(attributes) & set(params))} clash with parameters")
-    _set_attributes(est, attributes)
-    est._scaler = _set_attributes(TableScaler(), _decode(metadata["scaler"]))
-    est._device = _load_device(est.device)
-    est.module_ = _rebuild_network(metadata["network"], state_dict).to(est._device)
-    est.module_.eval()
-    est._optimizer = est._make_optimizer()
-    return est
-
-
-def _set_attributes(obj, attributes):
-    for name, value in attributes.items():
-        # Plain attribute names only: a file must not reach dunders or rebuilt state.
-        if not _ATTRIBUTE_NAME.match(name) or name in _REBUILT or name.startswith("__"):
-            raise ValueError(f"unexpected attribute name {name!r}")
-        setattr(obj, name, value)
-    return obj
-
-
-def _load_device(device):
-    """CUDA when the ``device`` parameter allows it and torch sees a GPU, else the CPU."""
-    wants_gpu = device != "cpu" and torch.cuda.is_available()
-    return torch.device("cuda" if wants_gpu else "cpu")
-
-
-def _rebuild_network(config, state_dict):
-    # Files written before the reset parameter existed hold the neuron that subtracts.
-    return SpikingNetwork.from_config({"reset": "subtract", **config}, state_dict)
+        raise ValueError(f"unknown estimator class {name!r}; this pynmsnn loads {sorted(ESTIMATORS)}.")
+    state = {
+        "estimator": name,
+        "params": _decode(metadata["params"]),
+        "network": metadata["network"],
+        "scaler": _decode(metadata["scaler"]),
+        "attributes": {key: _decode(value) for key, value in metadata["attributes"].items()},
+    }
+    return ESTIMATORS[name].from_fitted_state(state, state_dict)
 
 
 def read_metadata(path):

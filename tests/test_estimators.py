@@ -1,5 +1,7 @@
 """Estimator behaviour: labels of any type, targets, fitted attributes, partial_fit, warm_start."""
 
+import re
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_iris, make_classification, make_regression
@@ -118,6 +120,95 @@ def test_warm_start_continues_from_previous_weights():
     refit = cold.module_
     cold.fit(X, y)
     assert cold.module_ is not refit and cold.n_iter_ == 5
+
+
+def _network_matches_params(est):
+    """The fitted network is the one get_params describes."""
+    config = est.module_.get_config()
+    params = est.get_params()
+    sizes = params["hidden_layer_sizes"]
+    assert config["hidden_layer_sizes"] == ([sizes] if isinstance(sizes, int) else list(sizes))
+    for name in ("n_steps", "decay", "threshold", "refractory_penalty", "surrogate", "detach_reset", "encoder"):
+        assert config[name] == params[name], name
+    assert config["readout"] == params.get("readout", "membrane")
+
+
+@pytest.mark.parametrize(
+    "change, old",
+    [
+        ({"hidden_layer_sizes": (8,)}, "(16,)"),
+        ({"hidden_layer_sizes": (16, 16)}, "(16,)"),
+        ({"n_steps": 4}, "6"),
+        ({"encoder": "latency"}, "'current'"),
+        ({"readout": "spikes"}, "'membrane'"),
+    ],
+    ids=["narrower", "deeper", "n_steps", "encoder", "readout"],
+)
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_continuing_refuses_a_changed_architecture_and_keeps_the_model(change, old, method):
+    """warm_start=True and partial_fit continue the fitted network: a parameter that fixes its shape
+    or meaning, changed since, is refused before anything changes; warm_start=False refits."""
+    X, y = load_iris(return_X_y=True)
+    clf = SNNClassifier(**{**SMALL, "max_iter": 3}, warm_start=True).fit(X, y)
+    module, n_iter, proba = clf.module_, clf.n_iter_, clf.predict_proba(X)
+    (name,) = change
+    clf.set_params(**change)
+    how = "partial_fit continues" if method == "partial_fit" else "warm_start=True continues"
+    with pytest.raises(ValueError, match=rf"{how} the fitted network, but {name} changed from "
+                                         rf"{re.escape(old)} to .*{'call fit with ' if method == 'partial_fit' else ''}"
+                                         rf"warm_start=False"):
+        getattr(clf, method)(X, y)
+    assert clf.module_ is module and clf.n_iter_ == n_iter
+    np.testing.assert_array_equal(clf.predict_proba(X), proba)
+    clf.set_params(warm_start=False).fit(X, y)
+    _network_matches_params(clf)
+
+
+def test_warm_start_refuses_other_columns_and_keeps_the_model():
+    """The number of input columns fixes the first layer's weights: a warm start with other columns is refused."""
+    X, y = load_iris(return_X_y=True)
+    clf = SNNClassifier(**{**SMALL, "max_iter": 3}, warm_start=True).fit(X, y)
+    module, n_iter = clf.module_, clf.n_iter_
+    with pytest.raises(ValueError, match="X has 3 features, but SNNClassifier is expecting 4"):
+        clf.fit(X[:, :3], y)
+    assert clf.module_ is module and clf.n_iter_ == n_iter and clf.n_features_in_ == 4
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_continuing_applies_changed_neuron_parameters_to_the_kept_weights(method):
+    """decay, threshold, refractory_penalty, surrogate and detach_reset changed between continued fits
+    apply to the existing network: the weights carry over and the network matches get_params."""
+    X, y = load_iris(return_X_y=True)
+    clf = SNNClassifier(**{**SMALL, "max_iter": 3}, warm_start=True).fit(X, y)
+    weights = {k: v.clone() for k, v in clf.module_.state_dict().items()}
+    changes = dict(decay=0.5, threshold=0.7, refractory_penalty=0.2, surrogate="atan", detach_reset=True)
+    clf.set_params(**changes, learning_rate_init=1e-9, max_iter=1)  # weights barely move
+    getattr(clf, method)(X, y)
+    _network_matches_params(clf)
+    assert clf.n_iter_ == 4
+    for name, tensor in clf.module_.state_dict().items():
+        np.testing.assert_allclose(tensor.numpy(), weights[name].numpy(), atol=1e-6, err_msg=name)
+    assert all(group["lr"] == 1e-9 for group in clf._optimizer.param_groups)
+    fresh = SNNClassifier(**{**SMALL, **changes, "max_iter": 1}).fit(X, y)
+    assert fresh.module_.get_config() == clf.module_.get_config()
+
+
+def test_continuing_keeps_adams_running_averages():
+    """A continued fit whose neuron parameters changed keeps Adam's moments (its step count goes on)."""
+    X, y = load_iris(return_X_y=True)
+    clf = SNNClassifier(**{**SMALL, "max_iter": 2, "batch_size": 50}, warm_start=True).fit(X, y)
+    clf.set_params(decay=0.8).partial_fit(X, y)
+    steps = [float(state["step"]) for state in clf._optimizer.state_dict()["state"].values()]
+    assert steps and all(step == 3 * 3 for step in steps)  # three epochs of three batches
+
+
+def test_network_matches_params_after_fit_and_set_params_refit():
+    """After any fit, the network is the one get_params describes (the regressor's readout included)."""
+    X, y = make_regression(n_samples=60, n_features=3, random_state=0)
+    reg = SNNRegressor(**{**SMALL, "max_iter": 2}).fit(X, y)
+    _network_matches_params(reg)
+    reg.set_params(decay=0.3, n_steps=3).fit(X, y)
+    _network_matches_params(reg)
 
 
 @pytest.mark.parametrize("encoder", ["current", "noisy", "poisson", "latency"])

@@ -1,8 +1,10 @@
-"""save/load: identical predictions, a format that cannot run code, atomic writes, clear errors."""
+"""save/load: identical predictions, a format that cannot run code, atomic writes, clear errors,
+and files verified on load (checksum, finite weights, fields as fit makes them)."""
 
 import json
 import os
 import pickle
+import stat
 import warnings
 
 import joblib
@@ -15,7 +17,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 import pynmsnn
 from pynmsnn import SNNClassifier, SNNRegressor, load, save
-from pynmsnn.persistence import FORMAT_VERSION, read_metadata
+from pynmsnn.persistence import FORMAT_VERSION, _checksum, read_metadata
 
 FAST = dict(hidden_layer_sizes=(16,), n_steps=6, max_iter=20, learning_rate_init=0.01, random_state=0)
 
@@ -60,7 +62,7 @@ def _assert_same_fitted_state(loaded, est):
     assert loaded.best_loss_ == est.best_loss_
     assert loaded.firing_rates_ == est.firing_rates_  # they choose how predict runs
     assert loaded.best_validation_score_ == est.best_validation_score_
-    assert loaded._seed == est._seed
+    assert loaded.get_fitted_state()[0]["attributes"]["_seed"] == est.get_fitted_state()[0]["attributes"]["_seed"]
     if hasattr(est, "feature_names_in_"):
         np.testing.assert_array_equal(loaded.feature_names_in_, est.feature_names_in_)
 
@@ -107,7 +109,7 @@ def test_dataframe_with_categorical_columns_and_typed_labels(labels, frame, iris
     assert [type(c) for c in loaded.classes_] == [type(c) for c in est.classes_]
     assert np.array_equal(loaded.predict(frame), est.predict(frame))
     assert np.array_equal(loaded.predict_proba(frame), est.predict_proba(frame))
-    assert loaded._scaler.output_names == est._scaler.output_names
+    assert loaded.get_input_names() == est.get_input_names()
     # An unseen category still gives all zeros rather than a crash.
     odd = frame.iloc[:3].assign(colour="purple")
     assert np.array_equal(loaded.predict(odd), est.predict(odd))
@@ -172,8 +174,9 @@ def test_file_holds_only_tensors_and_json(fitted_classifier, tmp_path):
     path = tmp_path / "model.pnm"
     save(fitted_classifier, path)
     payload = torch.load(path, weights_only=True)
-    assert set(payload) == {"format", "metadata", "state_dict"}
+    assert set(payload) == {"format", "metadata", "state_dict", "checksum"}
     assert all(isinstance(t, torch.Tensor) for t in payload["state_dict"].values())
+    assert payload["checksum"] == _checksum(payload["metadata"], payload["state_dict"])
     metadata = json.loads(payload["metadata"])
     assert metadata["format_version"] == FORMAT_VERSION
     assert metadata["pynmsnn_version"] == pynmsnn.__version__
@@ -219,7 +222,7 @@ def test_cuda_model_loads_without_cuda(fitted_classifier, iris, tmp_path, monkey
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     loaded = load(path)
     assert loaded.device == "cuda"
-    assert loaded._device.type == "cpu" and loaded.module_.output.weight.device.type == "cpu"
+    assert loaded.compute_device.type == "cpu" and loaded.module_.output.weight.device.type == "cpu"
     assert np.array_equal(loaded.predict(X), fitted_classifier.predict(X))
 
 
@@ -233,7 +236,7 @@ def test_real_cuda_model_loads_on_cpu(iris, tmp_path, monkeypatch):
     assert all(t.device.type == "cpu" for t in torch.load(path, weights_only=True)["state_dict"].values())
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     loaded = load(path)
-    assert loaded._device.type == "cpu"
+    assert loaded.compute_device.type == "cpu"
     # The GPU predicts in float32, the CPU in float64: probabilities agree closely.
     np.testing.assert_allclose(loaded.predict_proba(X), est.predict_proba(X), atol=1e-4)
 
@@ -266,12 +269,23 @@ def test_interrupted_save_keeps_the_old_file(failing, fitted_classifier, iris, t
     assert np.array_equal(load(path).predict(X), fitted_classifier.predict(X))
 
 
-def _rewrite_metadata(source, target, **changes):
+def _rewrite(source, target, change_metadata=None, change_weights=None, checksum=True):
+    """Copy a model file with its metadata or weights changed, and a checksum that matches (or none)."""
     payload = torch.load(source, weights_only=True)
     metadata = json.loads(payload["metadata"])
-    metadata.update(changes)
+    if change_metadata is not None:
+        change_metadata(metadata)
+    if change_weights is not None:
+        change_weights(payload["state_dict"])
     payload["metadata"] = json.dumps(metadata)
+    payload["checksum"] = _checksum(payload["metadata"], payload["state_dict"])
+    if not checksum:
+        del payload["checksum"]
     torch.save(payload, target)
+
+
+def _rewrite_metadata(source, target, **changes):
+    _rewrite(source, target, change_metadata=lambda metadata: metadata.update(changes))
 
 
 @pytest.mark.parametrize(
@@ -352,3 +366,165 @@ def test_pickle_and_joblib_still_work(dump, restore, fitted_classifier, frame, i
         restored = restore(dump(est))
     assert np.array_equal(restored.predict(frame), est.predict(frame))
     assert np.array_equal(restored.predict_proba(frame), est.predict_proba(frame))
+
+
+# ------------------------------------------------------------ verified on load
+def _tensor_bytes_offset(path, name):
+    """Where the bytes of the tensor stored as ``archive/data/<name>`` begin in the zip file."""
+    import struct
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        info = next(i for i in archive.infolist() if i.filename.endswith(f"/data/{name}"))
+    header = path.read_bytes()[info.header_offset : info.header_offset + 30]
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    return info.header_offset + 30 + name_length + extra_length
+
+
+def test_flipped_bit_in_the_weights_is_refused(fitted_classifier, tmp_path):
+    """One bit flipped in a stored weight (which torch itself reads without complaint) fails the checksum."""
+    good, bad = tmp_path / "good.pnm", tmp_path / "bad.pnm"
+    save(fitted_classifier, good)
+    data = bytearray(good.read_bytes())
+    data[_tensor_bytes_offset(good, "0") + 10] ^= 0x04
+    bad.write_bytes(bytes(data))
+    flipped = torch.load(bad, weights_only=True)["state_dict"]
+    assert not all(torch.equal(flipped[k], v) for k, v in torch.load(good, weights_only=True)["state_dict"].items())
+    with pytest.raises(ValueError, match=r"bad\.pnm.*checksum does not match"):
+        load(bad)
+    with pytest.raises(ValueError, match="checksum"):
+        read_metadata(bad)
+
+
+def test_flipped_bit_in_the_metadata_is_refused(fitted_classifier, tmp_path):
+    """A bit flip that still leaves valid JSON (decay 0.9 -> 0.8) is caught by the checksum."""
+    good, bad = tmp_path / "good.pnm", tmp_path / "bad.pnm"
+    save(fitted_classifier, good)
+    data = bytearray(good.read_bytes())
+    at = data.index(b'"decay": 0.9') + len('"decay": 0.')
+    data[at] ^= 0x01  # "9" -> "8"
+    bad.write_bytes(bytes(data))
+    assert json.loads(torch.load(bad, weights_only=True)["metadata"])["params"]["items"]["decay"] == 0.8
+    with pytest.raises(ValueError, match=r"bad\.pnm.*changed after it was written"):
+        load(bad)
+
+
+def test_file_without_checksum_still_loads(fitted_classifier, iris, tmp_path):
+    """Files written before the checksum existed (the same layout without it) load and predict the same."""
+    X, _ = iris
+    good, legacy = tmp_path / "good.pnm", tmp_path / "legacy.pnm"
+    save(fitted_classifier, good)
+    _rewrite(good, legacy, checksum=False)
+    assert "checksum" not in torch.load(legacy, weights_only=True)
+    assert np.array_equal(load(legacy).predict_proba(X), fitted_classifier.predict_proba(X))
+
+
+def test_unexpected_entry_is_refused(fitted_classifier, tmp_path):
+    """An entry the format does not have (a damaged 'checksum' key, say) is refused, not ignored."""
+    good, bad = tmp_path / "good.pnm", tmp_path / "bad.pnm"
+    save(fitted_classifier, good)
+    payload = torch.load(good, weights_only=True)
+    payload["checksun"] = payload.pop("checksum")
+    torch.save(payload, bad)
+    with pytest.raises(ValueError, match=r"bad\.pnm.*unexpected entries \['checksun'\]"):
+        load(bad)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_weights_are_refused(value, fitted_classifier, tmp_path):
+    """A NaN or infinite weight is refused with the tensor's name, even with a matching checksum."""
+    good, bad = tmp_path / "good.pnm", tmp_path / "bad.pnm"
+    save(fitted_classifier, good)
+
+    def poison(state_dict):
+        state_dict["hidden.0.weight"][0, 0] = value
+
+    _rewrite(good, bad, change_weights=poison)
+    with pytest.raises(ValueError, match=r"bad\.pnm.*'hidden\.0\.weight' holds 1 NaN or infinite"):
+        load(bad)
+
+
+def _set_param(name, value):
+    def change(metadata):
+        metadata["params"]["items"][name] = value
+        metadata["network"][name] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        (_set_param("n_steps", 0), "'n_steps' parameter"),
+        (_set_param("decay", 1.5), "'decay' parameter"),
+        (_set_param("decay", -0.1), "'decay' parameter"),
+        (_set_param("threshold", float("nan")), "'threshold' parameter"),
+        (_set_param("encoder", "morse"), "'encoder' parameter"),
+        (lambda m: m["network"].update(decay=0.5), "network was saved with decay=0.5"),
+        (lambda m: m["network"].update(n_inputs=7), "n_inputs=7, but the input scaling"),
+        (lambda m: m.update(estimator="SNNRegressor"), "parameters \\['readout'\\] are unknown to SNNRegressor"),
+        (lambda m: (m.update(estimator="SNNRegressor"), m["params"]["items"].pop("readout")),
+         "holds \\['classes_'\\], which belong to an SNNClassifier"),
+        (lambda m: m["attributes"].pop("classes_"), "classes_ of an SNNClassifier"),
+        (lambda m: m["attributes"].update(classes_=[2, 1, 0]), "classes_ of an SNNClassifier"),
+        (lambda m: m["attributes"].update(n_features_in_=5), "n_features_in_ is 5"),
+        (lambda m: m["attributes"].update(n_outputs_=3), "n_outputs_.*belong to an SNNRegressor"),
+        (lambda m: m["scaler"]["items"].pop("scale_"), "lacks fields \\['scale_'\\]"),
+        (lambda m: m["scaler"]["items"]["min_"].update(shape=[2, 2]), "min_ must be a float array of shape \\(4,\\)"),
+        (lambda m: m["scaler"]["items"]["min_"].update(shape=[3], data=[0.0, 1.0, 2.0]), "min_.*shape \\(3,\\)"),
+        (lambda m: m["scaler"]["items"].update(numeric_=[0, 1, 1, 3]), "numeric_ \\[0, 1, 1, 3\\]"),
+        (lambda m: m["attributes"].update(__class__="os"), "unexpected fitted attribute name '__class__'"),
+        (lambda m: m["attributes"].update(_scaler=None), "unexpected fitted attribute name '_scaler'"),
+        (lambda m: m["attributes"].update(predict=None), "unexpected fitted attribute name 'predict'"),
+        (lambda m: m["attributes"]["firing_rates_"]["items"].update({"hidden 1": 7.0}), "firing_rates_ must map"),
+    ],
+    ids=[
+        "n_steps=0", "decay=1.5", "decay<0", "threshold=nan", "unknown encoder", "network disagrees",
+        "n_inputs disagrees", "classifier params as regressor", "classifier as regressor", "no classes_",
+        "unsorted classes_",
+        "n_features_in_", "regressor attribute", "scaler field missing", "scaler 2-D", "scaler short",
+        "scaler columns", "dunder attribute", "rebuilt attribute", "method as attribute", "firing rate",
+    ],
+)
+def test_invalid_fields_are_refused_by_name(change, field, fitted_classifier, tmp_path):
+    """A file whose fields fit could not have made (with a matching checksum) is refused on load with
+    a ValueError naming the field, never an AttributeError or a broadcast error at predict."""
+    good, bad = tmp_path / "good.pnm", tmp_path / "bad.pnm"
+    save(fitted_classifier, good)
+    _rewrite(good, bad, change_metadata=change)
+    with pytest.raises(ValueError, match=rf"bad\.pnm.*damaged or invalid.*{field}"):
+        load(bad)
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        (lambda m: m["attributes"]["_y_scale"]["data"].__setitem__(0, 0.0), "_y_scale must be finite"),
+        (lambda m: m["attributes"]["_y_mean"].update(shape=[1, 1]), "_y_mean must be a float array of shape \\(1,\\)"),
+        (lambda m: m["attributes"].update(n_outputs_=2), "_y_mean must be a float array of shape \\(2,\\)"),
+        (lambda m: m["attributes"].update(classes_={"__type__": "ndarray", "dtype": "<i8", "shape": [2],
+                                                    "data": [0, 1]}), "classes_.*belong to an SNNClassifier"),
+    ],
+    ids=["zero scale", "2-D mean", "n_outputs_ vs _y_mean", "classes in a regressor"],
+)
+def test_invalid_regressor_fields_are_refused_by_name(change, field, tmp_path):
+    """The target scaling of a regressor is checked like the rest."""
+    X, y = make_regression(n_samples=60, n_features=3, random_state=0)
+    good, bad = tmp_path / "good.pnm", tmp_path / "bad.pnm"
+    save(SNNRegressor(**{**FAST, "max_iter": 2}).fit(X, y), good)
+    _rewrite(good, bad, change_metadata=change)
+    with pytest.raises(ValueError, match=rf"bad\.pnm.*{field}"):
+        load(bad)
+
+
+def test_overwriting_keeps_the_file_permissions(fitted_classifier, tmp_path):
+    """Saving over a model file keeps its permission bits; a new file gets the usual ones."""
+    path = tmp_path / "model.pnm"
+    save(fitted_classifier, path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+    path.chmod(0o640)
+    save(fitted_classifier, path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert os.listdir(tmp_path) == ["model.pnm"]
