@@ -386,7 +386,9 @@ def measure_seed(library, config, settings, seed, data, X_predict):
 
 def _spike_matmul_dtype(estimator):
     """pynmsnn's dtype for hidden layers fed by spikes when not the input's, else None."""
-    dtype = getattr(getattr(estimator, "module_", None), "spike_matmul_dtype", None)
+    if not hasattr(estimator, "compute_engine"):  # another library
+        return None
+    dtype = estimator.compute_engine(training=True).spike_matmul_dtype
     return str(dtype).replace("torch.", "") if dtype is not None else None
 
 
@@ -763,7 +765,8 @@ def main(argv=None):
     report["load_average_after"] = os.getloadavg()
     report["benchmark_s"] = time.perf_counter() - started
 
-    text = describe(report)
+    report["cold_start"] = measure_cold_start(1 if args.quick else 5)
+    text = describe(report) + "\n" + format_cold_start(report["cold_start"]) + "\n"
     print(text)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "engine.rst").write_text(text)
@@ -784,6 +787,47 @@ def main(argv=None):
         print(profile_engine.format_note(report["profile"]))
         print(profile_engine.format_predict_note(report["profile"]["predict"]))
     return report
+
+
+# A fresh interpreter: import pynmsnn, then fit the same small network twice.
+# The first fit pays what a fresh process pays once (lazy imports, first
+# calls); the difference between the two fits is that overhead.
+COLD_START_CODE = """
+import json, time, warnings
+warnings.simplefilter("ignore")
+started = time.perf_counter()
+import pynmsnn
+imported = time.perf_counter()
+from sklearn.datasets import load_digits
+X, y = load_digits(return_X_y=True)
+times = []
+for _ in range(2):
+    begin = time.perf_counter()
+    pynmsnn.SNNClassifier((32,), n_steps=5, max_iter=2, tol=0, random_state=0).fit(X[:500], y[:500])
+    times.append(time.perf_counter() - begin)
+print(json.dumps({"import_s": imported - started, "first_fit_s": times[0], "second_fit_s": times[1]}))
+"""
+
+
+def measure_cold_start(repeats):
+    """Median import time of pynmsnn, first and second fit in fresh processes, and the first fit's overhead."""
+    runs = []
+    for _ in range(repeats):
+        done = subprocess.run([sys.executable, "-c", COLD_START_CODE], capture_output=True, text=True, check=True,
+                              cwd=ROOT)
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    result = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+    result["first_fit_overhead_s"] = statistics.median(run["first_fit_s"] - run["second_fit_s"] for run in runs)
+    result["runs"] = repeats
+    return result
+
+
+def format_cold_start(result):
+    """The cold-start numbers as one plain-text line."""
+    return (f"Cold start (a fresh process, median of {result['runs']}): import pynmsnn {result['import_s']:.2f} s; "
+            f"a 64-32-10 fit of 500 digits, 5 steps, 2 epochs: {result['first_fit_s']:.2f} s the first time, "
+            f"{result['second_fit_s']:.2f} s the second: first-fit overhead "
+            f"{result['first_fit_overhead_s']:.2f} s.")
 
 
 def engine_revision():

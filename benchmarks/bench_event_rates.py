@@ -53,9 +53,11 @@ def measure(shift, x, dtype):
     import torch
 
     from pynmsnn._base import predict_chunk_rows
+    from pynmsnn._engine import Engine
     from pynmsnn.network import SpikingNetwork
 
-    net = SpikingNetwork(50, (256, 256), 5, spike_matmul_dtype=dtype, generator=torch.Generator().manual_seed(0))
+    net = SpikingNetwork(50, (256, 256), 5, generator=torch.Generator().manual_seed(0))
+    event, dense_engine = (Engine(scan="c", inference=kind, spike_matmul_dtype=dtype) for kind in ("event", "dense"))
     net.eval()
     with torch.no_grad():
         for layer in net.hidden:
@@ -65,13 +67,11 @@ def measure(shift, x, dtype):
 
     def dense():
         for start in range(0, len(x), chunk):
-            net(x[start : start + chunk])
+            net(x[start : start + chunk], engine=dense_engine)
 
     with torch.inference_mode():
-        net.event_driven = True
-        net(x[:100])
-        event_s = _best_seconds(lambda: net(x))
-        net.event_driven = False
+        net(x[:100], engine=event)
+        event_s = _best_seconds(lambda: net(x, engine=event))
         dense()
         dense_s = _best_seconds(dense)
     return rates, event_s, dense_s

@@ -67,8 +67,7 @@ def chunk_rows(est):
     from pynmsnn._base import EVENT_CHUNK_ROWS, predict_chunk_rows
 
     module = est.module_
-    est._set_compute_path()
-    if module.infers_event_driven(torch.zeros((1, module.layers[0].in_features))):
+    if est.compute_engine().inference == "event":
         return EVENT_CHUNK_ROWS, True
     return predict_chunk_rows(module.n_steps, [layer.out_features for layer in module.layers]), False
 

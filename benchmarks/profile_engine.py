@@ -200,7 +200,7 @@ def profile_predict(repeats=3, threads=None):
     from bench_engine import median_time
     from sklearn.exceptions import ConvergenceWarning
 
-    from pynmsnn import _events
+    from pynmsnn._engine import forced_engine
 
     if threads is not None:
         torch.set_num_threads(threads)
@@ -211,11 +211,11 @@ def profile_predict(repeats=3, threads=None):
         estimator.fit(X, y)
     rows = X[np.arange(PREDICT_ROWS) % len(X)]
     estimator.predict(rows)  # first-call costs
-    scaled = estimator._prepare_X_fitted(rows)
+    scaled = estimator.transform_inputs(rows)
     result = {
         "config": f"{PREDICT_ROWS:,} rows of digits 64-256-256-10 trained {PREDICT_EPOCHS} epochs",
         "torch_threads": torch.get_num_threads(),
-        "scaling_s": median_time(lambda: estimator._prepare_X_fitted(rows), max(1, repeats)),
+        "scaling_s": median_time(lambda: estimator.transform_inputs(rows), max(1, repeats)),
         "event_s": median_time(lambda: estimator._forward_scaled(scaled), max(1, repeats)),
         "firing_rates": list(estimator.simulate(X[:300]).firing_rates.values()),
     }

@@ -52,6 +52,8 @@ nor ``v_reset`` (both reset to 0, so they run ``refractory_penalty=0``
 models exactly); ``tests/test_nir.py`` shows both round trips.
 """
 
+import contextlib
+import io
 import warnings
 
 import numpy as np
@@ -347,7 +349,8 @@ def _snntorch_steps(graph, x, n_steps):
 
         net = nirtorch.nir_to_torch(graph, {nir.Affine: affine, nir.LIF: lif, nir.LI: leaky_integrator})
     else:
-        net = import_from_nir(graph)
+        with contextlib.redirect_stdout(io.StringIO()):  # snnTorch's importer prints its progress
+            net = import_from_nir(graph)
     for module in net.modules():
         if isinstance(module, snntorch.Leaky):
             module.reset_mem()  # state lives in the modules (init_hidden=True)

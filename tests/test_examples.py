@@ -27,6 +27,9 @@ SCRIPTS = {
     "plot_four_letters.py": ("four_letters.png", {r"test accuracy: ([\d.]+)": 0.85}),
     "plot_energy_tradeoff.py": ("energy_tradeoff.png", {r"picks .*: test accuracy ([\d.]+)": 0.85}),
     "plot_anytime.py": ("anytime_digits.png", {r"test accuracy: ([\d.]+) after 25 steps": 0.9}),
+    # Exported with reset='zero', re-run by NIR's equations, snnTorch and Norse: every row the same.
+    "plot_nir_export.py": ("nir_export.png", {r"test accuracy: ([\d.]+)": 0.9,
+                                              r"same spike counts on ([\d.]+)% of": 100.0}),
 }
 NOTEBOOKS = {
     "classification_poc.ipynb": {r"^test accuracy: ([\d.]+)": 0.9},
