@@ -29,6 +29,9 @@ Backends run the same equations (``backend='c'`` or ``'torch'``):
 * :func:`lif_scan` -- training: one ``torch.autograd.Function`` whose forward
   keeps no autograd graph and saves only the pre-reset membrane, and whose
   backward is one reverse sweep (in C, or in torch);
+* :func:`lif_scan_members` -- the same for several networks trained side by
+  side, each with a neuron of its own: each member's contiguous block runs
+  through the kernels of :func:`lif_scan`;
 * :func:`lif_pooled` -- inference when only the spikes' weighted sum over time
   is needed (by the readout);
 * :func:`lif_infer_bf16` -- inference between bfloat16 matmuls (C only);
@@ -48,8 +51,8 @@ from . import _kernels
 from .surrogate import SURROGATES, spike, surrogate_grad
 
 __all__ = [
-    "RESETS", "LIFParameters", "lif_infer_bf16", "lif_pooled", "lif_reference", "lif_scan", "lif_step",
-    "readout_weights", "reset_derivative",
+    "RESETS", "LIFParameters", "lif_infer_bf16", "lif_pooled", "lif_reference", "lif_scan", "lif_scan_members",
+    "lif_step", "readout_weights", "reset_derivative",
 ]
 
 #: The reset mechanisms: what a spike does to the membrane.
@@ -335,6 +338,119 @@ def lif_scan(current, neuron, n_steps=None, backend="auto"):
     membrane = torch.empty(step_shape, dtype=current.dtype, device=current.device)  # one step kept
     _scan_forward(current.detach().contiguous(), constant, membrane, spikes, neuron, backend)
     return spikes
+
+
+class _LIFScanMembers(torch.autograd.Function):
+    """:class:`_LIFScan` for several members at once, one neuron each.
+
+    ``current`` has shape (n_members, n_steps, ...), or (n_members, ...) for a
+    constant current repeated ``n_steps`` times; member ``m``'s block is
+    scanned with ``neurons[m]`` by the kernels of :func:`lif_scan`.
+    """
+
+    @staticmethod
+    def forward(ctx, current, n_steps, neurons, backend, executor, shares):
+        membrane, spikes = _scan_members_forward(current, n_steps, neurons, backend, executor, shares)
+        ctx.save_for_backward(membrane)
+        ctx.constant, ctx.neurons, ctx.backend = n_steps is not None, neurons, backend
+        ctx.executor, ctx.shares = executor, shares
+        return spikes
+
+    @staticmethod
+    def backward(ctx, grad_spikes):
+        (membrane,) = ctx.saved_tensors
+        grad_spikes = grad_spikes.to(membrane.dtype).expand(membrane.shape).contiguous()
+        grads = [None] * membrane.shape[0]
+
+        def sweep(members):
+            for m in members:
+                if ctx.backend == "c":
+                    grads[m] = _kernels.lif_backward(membrane[m], grad_spikes[m], ctx.constant, ctx.neurons[m])
+                else:
+                    grads[m] = _torch_backward(membrane[m], grad_spikes[m], ctx.constant, ctx.neurons[m])
+
+        _for_each_share(sweep, membrane.shape[0], ctx.executor, ctx.shares)
+        return torch.stack(grads), None, None, None, None, None
+
+
+def _scan_members_forward(current, n_steps, neurons, backend, executor, shares):
+    """Every member's pre-reset membranes and spikes, (n_members, n_steps, ...) each."""
+    constant = n_steps is not None
+    n_members = current.shape[0]
+    steps = n_steps if constant else current.shape[1]
+    step_shape = current.shape[1:] if constant else current.shape[2:]
+    membrane = torch.empty((n_members, steps, *step_shape), dtype=current.dtype, device=current.device)
+    spikes = torch.empty_like(membrane)
+    current = current.contiguous()
+
+    def scan(members):
+        for m in members:
+            _scan_forward(current[m], constant, membrane[m], spikes[m], neurons[m], backend)
+
+    _for_each_share(scan, n_members, executor, shares)
+    return membrane, spikes
+
+
+def _for_each_share(function, n_members, executor, shares):
+    """Call ``function`` on ``shares`` contiguous ranges of the members, in ``executor``'s threads if given."""
+    shares = max(1, min(int(shares), n_members))
+    bounds = [round(i * n_members / shares) for i in range(shares + 1)]
+    ranges = [range(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])]
+    if executor is None or shares == 1:
+        for members in ranges:
+            function(members)
+        return
+    for _ in executor.map(function, ranges):  # re-raises a share's exception here
+        pass
+
+
+def lif_scan_members(current, neurons, n_steps=None, backend="auto", executor=None, shares=1):
+    """:func:`lif_scan` for several networks side by side, each member with its own neuron.
+
+    Member ``m``'s block ``current[m]`` is scanned with ``neurons[m]`` by the
+    kernels of :func:`lif_scan` (one call per member), so each member's spikes
+    and gradient are exactly those :func:`lif_scan` gives its block alone.
+
+    Parameters
+    ----------
+    current : torch.Tensor of shape (n_members, n_steps, ...), or (n_members, ...) with ``n_steps``
+        Each member's input current per time step, or its constant current.
+    neurons : sequence of LIFParameters
+        One per member.
+    n_steps : int, default=None
+        Repeat a constant ``current`` for this many steps.
+    backend : {'auto', 'c', 'torch'}, default='auto'
+        As for :func:`lif_scan`.
+    executor : concurrent.futures.Executor, default=None
+        Threads to run the members' scans in; the C kernels release Python's
+        lock, so a thread pool runs them in parallel. None runs them here.
+    shares : int, default=1
+        Number of contiguous ranges of members handed to ``executor`` (its
+        number of threads).
+
+    Returns
+    -------
+    torch.Tensor of shape (n_members, n_steps, ...)
+        Spikes, 0.0 or 1.0.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from pynmsnn.neurons import LIFParameters, lif_scan_members
+    >>> neurons = [LIFParameters(decay=0.5), LIFParameters(decay=1.0)]
+    >>> lif_scan_members(torch.full((2, 1), 0.6), neurons, n_steps=4)[:, :, 0]
+    tensor([[0., 0., 1., 0.],
+            [0., 1., 0., 1.]])
+    """
+    neurons = tuple(neurons)
+    if len(neurons) != current.shape[0]:
+        raise ValueError(
+            f"current holds {current.shape[0]} members but {len(neurons)} neurons were given; pass one per member."
+        )
+    backend = resolve_backend(backend, current)
+    if torch.is_grad_enabled() and current.requires_grad:
+        return _LIFScanMembers.apply(current, n_steps, neurons, backend, executor, shares)
+    return _scan_members_forward(current.detach(), n_steps, neurons, backend, executor, shares)[1]
 
 
 def lif_pooled(current, neuron, weights, n_steps=None, backend="auto"):

@@ -3,13 +3,15 @@
 The reference is :func:`pynmsnn.neurons.lif_step` run step by step through
 autograd (:func:`lif_reference`, :meth:`SpikingNetwork.forward_reference`).
 Each faster path -- the C scan and the torch loop with their hand-written
-backward, the pooled scan, the scan between bfloat16 matmuls, the dense
+backward, the scan of several members each with its own neuron, the pooled scan, the scan between bfloat16 matmuls, the dense
 inference path and event-driven inference -- must give the same spikes and
 membranes, and gradients within float tolerance, for every neuron setting.
 Network-level paths use dyadic weights and inputs (few significant bits), so
 that every sum is exact in float32 whatever order it is added in, and the
 outputs must be equal, not merely close.
 """
+
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
@@ -18,6 +20,7 @@ from pynmsnn import _kernels
 from pynmsnn._engine import Engine, choose_engine
 from pynmsnn.network import SpikingNetwork
 from pynmsnn.neurons import LIFParameters, _scan_forward, lif_infer_bf16, lif_pooled, lif_reference, lif_scan
+from pynmsnn.neurons import lif_scan_members
 from pynmsnn.neurons import readout_weights
 from pynmsnn.surrogate import SURROGATES
 
@@ -79,6 +82,35 @@ def test_scan_forward_and_backward_equal_the_reference(neuron, scan, constant):
     torch.testing.assert_close(inference_spikes, reference_spikes.detach(), rtol=0, atol=0)
     torch.testing.assert_close(membrane, reference_membrane.detach(), rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(current.grad, reference_grad, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("scan", SCANS)
+@pytest.mark.parametrize("constant", [False, True], ids=["sequence", "constant"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_member_scan_equals_the_reference_of_each_member(scan, constant, threads):
+    """lif_scan_members: every member's spikes and gradient are the reference's with that member's neuron."""
+    n_members = len(NEURONS)
+    currents = torch.stack([_current(constant, seed=m) for m in range(n_members)]).requires_grad_(True)
+    upstream = torch.randn((n_members, 12, 4, 5), generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    with ThreadPoolExecutor(threads) as executor:
+        spikes = lif_scan_members(currents, NEURONS, 12 if constant else None, backend=scan,
+                                  executor=executor, shares=threads)
+        (spikes * upstream).sum().backward()
+        inference = lif_scan_members(currents.detach(), NEURONS, 12 if constant else None, backend=scan)
+    for m, neuron in enumerate(NEURONS):
+        current = currents[m].detach().clone().requires_grad_(True)
+        over_time = current.unsqueeze(0).expand(12, 4, 5) if constant else current
+        reference_spikes, _ = lif_reference(over_time, neuron)
+        (reference_spikes * upstream[m]).sum().backward()
+        assert 0 < reference_spikes.mean() < 1, NEURON_IDS[m]
+        torch.testing.assert_close(spikes[m].detach(), reference_spikes.detach(), rtol=0, atol=0)
+        torch.testing.assert_close(inference[m], reference_spikes.detach(), rtol=0, atol=0)
+        torch.testing.assert_close(currents.grad[m], current.grad, rtol=1e-10, atol=1e-10)
+
+
+def test_member_scan_wants_one_neuron_per_member():
+    with pytest.raises(ValueError, match="3 members but 2 neurons"):
+        lif_scan_members(torch.zeros(3, 4, 5), NEURONS[:2], n_steps=6)
 
 
 @pytest.mark.parametrize("neuron", NEURONS, ids=NEURON_IDS)
