@@ -25,6 +25,16 @@ the NIR export (:mod:`pynmsnn.nir_export`) go through these methods of
 ``from_fitted_state(metadata, state_dict)``
     Class method: the estimator rebuilt from them, every field checked as ``fit``
     would have made it; a bad field is a ValueError that names it.
+``start_fit(X, y)``, ``training_plan(n_samples)``, ``row_losses(outputs, targets)``,
+``minibatch_loss(outputs, targets)``, ``finish_fit(...)``
+    A fit whose epochs run elsewhere (several networks trained side by side,
+    :mod:`pynmsnn.model_selection`): ``start_fit`` does everything ``fit`` does
+    before its first epoch and returns the training rows and targets;
+    ``training_plan`` says how ``fit`` would train on them (seed, minibatch
+    size, Adam's settings, when to stop); ``row_losses`` is the loss of each
+    row and ``minibatch_loss`` their mean as ``fit`` computes it;
+    ``finish_fit`` takes the trained weights and loss curve and ends the fit
+    as ``fit`` does.
 
 Fitted attributes ending in ``_`` (``module_``, ``classes_``, ...) are public
 as in scikit-learn; the network describes itself with
@@ -97,6 +107,52 @@ def fitted_device(device):
     return torch.device("cuda" if wants_gpu else "cpu")
 
 
+@dataclasses.dataclass(frozen=True)
+class TrainingPlan:
+    """How ``fit`` trains the network that :meth:`BaseSNN.start_fit` built.
+
+    Each epoch shuffles the rows with ``torch.randperm(n_samples,
+    generator=g)``, where ``g = torch.Generator().manual_seed(seed)`` is made
+    once per fit and also feeds the random encoders, then takes minibatches
+    of ``batch_size`` rows in that order (the last one shorter). A step
+    minimizes the mean of :meth:`BaseSNN.row_losses` over the minibatch plus
+    ``spike_penalty`` times the mean firing rate of the hidden layers, with
+    :class:`pynmsnn._optim.Adam`: ``learning_rate`` for every tensor,
+    ``weight_decay`` for the weights and none for the biases. After epoch
+    ``k`` (mean loss ``L_k``), an epoch improves when ``L_k < min(L_1..L_k-1)
+    - tol``; training stops after more than ``n_iter_no_change`` epochs in a
+    row without improvement, or after ``max_iter`` epochs.
+
+    Attributes
+    ----------
+    seed : int
+    batch_size : int
+    learning_rate : float
+    weight_decay : float
+    spike_penalty : float
+    max_iter : int
+    tol : float
+    n_iter_no_change : int
+    shuffle : bool
+    engine : pynmsnn._engine.Engine
+        The backend ``fit`` runs the network with.
+    """
+
+    seed: int
+    batch_size: int
+    learning_rate: float
+    weight_decay: float
+    spike_penalty: float
+    max_iter: int
+    tol: float
+    n_iter_no_change: int
+    shuffle: bool
+    engine: object
+
+
+# How a fit trained elsewhere ended (finish_fit's ``stopped``).
+_STOPS = ("plateau", "max_iter", "diverged")
+
 # State that get_fitted_state hands over in its own form, not as a fitted attribute.
 _REBUILT_STATE = {"module_", "_optimizer", "_device", "_scaler"}
 # What a fitted attribute's name may look like: no dunders, nothing but a plain name.
@@ -154,14 +210,31 @@ class BaseSNN(BaseEstimator):
     # ------------------------------------------------------------------ fit
     def _fit(self, X, y, incremental=False, classes=None):
         """Fit on ``(X, y)``: a full fit, or one more epoch when ``incremental``."""
+        self._check_fit_arguments(y)
+        first_pass = not hasattr(self, "module_") or (not self.warm_start and not incremental)
+        if not first_pass:
+            self._check_continuation(incremental)
+        X, y, targets = self._start(X, y, first_pass, incremental, classes)
+        early_stopping = self.early_stopping and not incremental
+        X_train, y_train, X_val, y_val = self._split_validation(X, targets, y, early_stopping)
+        device = self._device
+        inputs = torch.as_tensor(X_train, device=device)
+        targets = torch.as_tensor(y_train, device=device)
+        self._train(inputs, targets, X_val, y_val, n_epochs=1 if incremental else self.max_iter,
+                    early_stopping=early_stopping, incremental=incremental)
+        if not incremental:  # partial_fit stays cheap; a chunk's health is one call away
+            self.firing_rates_ = check_firing_health(self, inputs)
+        return self
+
+    def _check_fit_arguments(self, y):
         self.check_params()
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
-        first_pass = not hasattr(self, "module_") or (not self.warm_start and not incremental)
-        if not first_pass:
-            self._check_continuation(incremental)
+
+    def _start(self, X, y, first_pass, incremental, classes):
+        """Checked and scaled rows, checked labels and encoded targets; a new or continued network."""
         X = self._prepare_X(X, reset=first_pass)
         y = self._check_y(y, n_samples=X.shape[0])
         targets = self._encode_targets(y, reset=first_pass, classes=classes)
@@ -172,15 +245,149 @@ class BaseSNN(BaseEstimator):
             if not incremental:
                 self._set_rng_seed()
             self._continue_network()
-        early_stopping = self.early_stopping and not incremental
-        X_train, y_train, X_val, y_val = self._split_validation(X, targets, y, early_stopping)
-        device = self._device
-        inputs = torch.as_tensor(X_train, device=device)
-        targets = torch.as_tensor(y_train, device=device)
-        self._train(inputs, targets, X_val, y_val, n_epochs=1 if incremental else self.max_iter,
-                    early_stopping=early_stopping, incremental=incremental)
-        if not incremental:  # partial_fit stays cheap; a chunk's health is one call away
-            self.firing_rates_ = check_firing_health(self, inputs)
+        return X, y, targets
+
+    def start_fit(self, X, y):
+        """Everything ``fit`` does before its first epoch, for epochs run elsewhere.
+
+        Checks the parameters and the data, fits the input scaling and the
+        targets' encoding, and builds a new network and optimizer seeded by
+        ``random_state``, as a fit with ``warm_start=False`` does. Train the
+        network as :meth:`training_plan` says, then call :meth:`finish_fit`.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features)
+            Training data.
+        y : array-like
+            Its labels or targets.
+
+        Returns
+        -------
+        inputs : torch.Tensor of shape (n_samples, n_inputs), float32
+            The rows as the network takes them, on :attr:`compute_device`.
+        targets : torch.Tensor
+            The targets as :meth:`row_losses` takes them (class indices, or
+            standardized values of shape (n_samples, n_outputs)).
+
+        Raises
+        ------
+        ValueError
+            With ``early_stopping=True``: its validation split and scores are
+            ``fit``'s own work.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from pynmsnn import SNNClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = SNNClassifier((8,), n_steps=4, random_state=0)
+        >>> inputs, targets = clf.start_fit(X, y)
+        >>> tuple(inputs.shape), clf.training_plan(len(inputs)).batch_size
+        ((150, 4), 150)
+        """
+        self._check_fit_arguments(y)
+        if self.early_stopping:
+            raise ValueError(
+                f"{type(self).__name__}.start_fit: early_stopping=True holds out a validation split and "
+                "scores it every epoch, which only fit does; call fit, or set early_stopping=False."
+            )
+        X, _, targets = self._start(X, y, first_pass=True, incremental=False, classes=None)
+        return torch.as_tensor(X, device=self._device), torch.as_tensor(targets, device=self._device)
+
+    def training_plan(self, n_samples):
+        """How ``fit`` trains the network :meth:`start_fit` built, on ``n_samples`` rows.
+
+        Parameters
+        ----------
+        n_samples : int
+            Number of training rows.
+
+        Returns
+        -------
+        TrainingPlan
+            The generator's seed, the minibatch size, Adam's learning rate and
+            weight decay, the spike penalty, the stopping rule and the backend.
+        """
+        check_is_fitted(self, "module_")
+        weights, _ = self._optimizer_settings()
+        return TrainingPlan(
+            seed=self._seed + self.n_iter_,
+            batch_size=self._batch_size(n_samples),
+            learning_rate=weights["lr"],
+            weight_decay=weights["weight_decay"],
+            spike_penalty=float(getattr(self, "spike_penalty", 0.0)),
+            max_iter=int(self.max_iter),
+            tol=float(self.tol),
+            n_iter_no_change=int(self.n_iter_no_change),
+            shuffle=bool(self.shuffle),
+            engine=self.compute_engine(training=True),
+        )
+
+    def minibatch_loss(self, outputs, targets):
+        """The loss ``fit`` minimizes on one minibatch, before the spike penalty.
+
+        The mean of :meth:`row_losses` over the rows, computed by the same
+        operation as in ``fit``, so it rounds as ``fit``'s loss curve does.
+
+        Parameters
+        ----------
+        outputs : torch.Tensor of shape (n_rows, n_outputs)
+            The network's output.
+        targets : torch.Tensor
+            The rows' targets, as :meth:`start_fit` returns them.
+
+        Returns
+        -------
+        torch.Tensor
+            A scalar.
+        """
+        return self._loss(outputs, targets)
+
+    def finish_fit(self, inputs, state_dict, loss_curve, stopped="plateau", diverged_loss=None):
+        """End a fit whose epochs ran elsewhere, as ``fit`` ends: weights, history, checks, warnings.
+
+        Parameters
+        ----------
+        inputs : torch.Tensor of shape (n_samples, n_inputs)
+            The training rows :meth:`start_fit` returned.
+        state_dict : dict of str to torch.Tensor
+            The trained weights, by the names of ``module_.state_dict()``.
+        loss_curve : sequence of float
+            Mean training loss of each epoch.
+        stopped : {'plateau', 'max_iter', 'diverged'}, default='plateau'
+            Why training stopped: the loss stopped improving; ``max_iter``
+            epochs ran (a ConvergenceWarning, as ``fit`` gives); or an epoch
+            diverged and ``state_dict`` holds the weights of the last good one
+            (a RuntimeWarning; with no good epoch, a ValueError and the
+            estimator is left unfitted, as ``fit`` does).
+        diverged_loss : float, default=None
+            With ``stopped='diverged'``: the diverged epoch's mean loss when it
+            was not finite; None when the weights were.
+
+        Returns
+        -------
+        self
+            The fitted estimator.
+        """
+        check_is_fitted(self, "module_")
+        if stopped not in _STOPS:
+            raise ValueError(f"stopped={stopped!r}; choose one of {list(_STOPS)}.")
+        loss_curve = [float(loss) for loss in loss_curve]
+        if stopped == "diverged" and not loss_curve:
+            self._forget_fit()
+            raise ValueError(self._divergence_message(1, diverged_loss, first=True))
+        self.module_.load_state_dict(state_dict, strict=True)
+        self.module_.eval()
+        self.n_iter_ = len(loss_curve)
+        self.t_ = self.n_iter_ * int(inputs.shape[0])
+        self.loss_curve_ = loss_curve
+        self.best_loss_ = min(loss_curve, default=np.inf)
+        if stopped == "max_iter":
+            warnings.warn(self._max_iter_message(), ConvergenceWarning, stacklevel=2)
+        elif stopped == "diverged":
+            warnings.warn(self._divergence_message(self.n_iter_ + 1, diverged_loss), RuntimeWarning, stacklevel=2)
+        self.firing_rates_ = check_firing_health(self, inputs)
         return self
 
     def _check_hidden_layer_sizes(self):
@@ -493,11 +700,7 @@ class BaseSNN(BaseEstimator):
                 break
         else:
             if not incremental and n_epochs == self.max_iter:
-                warnings.warn(
-                    f"{type(self).__name__}: stopped after max_iter={self.max_iter} epochs "
-                    "before the loss stopped improving; raise max_iter to train longer.",
-                    ConvergenceWarning,
-                )
+                warnings.warn(self._max_iter_message(), ConvergenceWarning)
         if best_state is not None:
             self.module_.load_state_dict(best_state)
         self.module_.eval()
@@ -521,16 +724,10 @@ class BaseSNN(BaseEstimator):
         A divergence without a good state (no epoch ever finished) leaves the
         estimator unfitted and raises a ValueError.
         """
-        name, epoch, lr = type(self).__name__, self.n_iter_ + 1, self.learning_rate_init
-        finite_loss = loss is None or np.isfinite(loss)
-        what = "its weights became NaN or infinite" if finite_loss else f"its mean loss was {loss}"
+        name, epoch = type(self).__name__, self.n_iter_ + 1
         if good_state is None:
             self._forget_fit()
-            raise ValueError(
-                f"{name}: training diverged in its first epoch ({what}). Lower "
-                f"learning_rate_init (now {lr:g}), e.g. to {min(lr / 10, 1e-3):g}; the estimator "
-                "is left unfitted."
-            )
+            raise ValueError(self._divergence_message(epoch, loss, first=True))
         self._restore(good_state)
         if interrupted:
             message = (
@@ -539,12 +736,31 @@ class BaseSNN(BaseEstimator):
                 "with warm_start=True, or call partial_fit, to go on training."
             )
         else:
-            message = (
-                f"{name}: training diverged in epoch {epoch} ({what}); rolled back to the weights "
-                f"of epoch {self.n_iter_}, the last good one, and stopped. Lower "
-                f"learning_rate_init (now {lr:g}) to train further."
-            )
+            message = self._divergence_message(epoch, loss)
         warnings.warn(message, RuntimeWarning, stacklevel=5)  # at the caller of fit
+
+    def _divergence_message(self, epoch, loss, first=False):
+        """What a diverged epoch did and the fix; ``loss`` is its mean loss, None when the weights diverged."""
+        name, lr = type(self).__name__, self.learning_rate_init
+        finite_loss = loss is None or np.isfinite(loss)
+        what = "its weights became NaN or infinite" if finite_loss else f"its mean loss was {loss}"
+        if first:
+            return (
+                f"{name}: training diverged in its first epoch ({what}). Lower "
+                f"learning_rate_init (now {lr:g}), e.g. to {min(lr / 10, 1e-3):g}; the estimator "
+                "is left unfitted."
+            )
+        return (
+            f"{name}: training diverged in epoch {epoch} ({what}); rolled back to the weights "
+            f"of epoch {epoch - 1}, the last good one, and stopped. Lower "
+            f"learning_rate_init (now {lr:g}) to train further."
+        )
+
+    def _max_iter_message(self):
+        return (
+            f"{type(self).__name__}: stopped after max_iter={self.max_iter} epochs "
+            "before the loss stopped improving; raise max_iter to train longer."
+        )
 
     def _restore(self, state):
         self.module_.load_state_dict(state["module"])

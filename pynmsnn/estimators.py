@@ -449,6 +449,16 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
     def _loss(self, outputs, targets):
         return F.cross_entropy(outputs, targets)
 
+    def row_losses(self, outputs, targets):
+        """The training loss of each row: cross-entropy of the logits against the class index.
+
+        ``fit`` minimizes their mean over a minibatch. ``outputs`` has shape
+        (..., n_classes) and ``targets`` (...), class indices as
+        :meth:`start_fit` returns them; the result has the shape of ``targets``.
+        """
+        flat = F.cross_entropy(outputs.reshape(-1, outputs.shape[-1]), targets.reshape(-1), reduction="none")
+        return flat.reshape(targets.shape)
+
     def _stratify_validation(self, y):
         _, counts = np.unique(y, return_counts=True)
         return counts.min() >= 2
@@ -690,6 +700,15 @@ class SNNRegressor(RegressorMixin, BaseSNN):
 
     def _loss(self, outputs, targets):
         return F.mse_loss(outputs, targets)
+
+    def row_losses(self, outputs, targets):
+        """The training loss of each row: squared error averaged over the standardized targets.
+
+        ``fit`` minimizes their mean over a minibatch. ``outputs`` and
+        ``targets`` have shape (..., n_outputs), targets as :meth:`start_fit`
+        returns them; the result has shape (...).
+        """
+        return F.mse_loss(outputs, targets, reduction="none").mean(-1)
 
     def _score_outputs(self, outputs, y):
         predictions = outputs * self._y_scale + self._y_mean
