@@ -13,7 +13,7 @@ import math
 
 import torch
 
-__all__ = ["Adam"]
+__all__ = ["Adam", "MemberAdam"]
 
 
 def _fused_kernel_applies(params):
@@ -104,14 +104,8 @@ class Adam:
 
     def _plain_step(self, parameter, state, lr, weight_decay):
         """The update a tensor at a time, in torch.optim.Adam's single-tensor order of operations."""
-        beta1, beta2 = self.betas
-        grad = parameter.grad if not weight_decay else parameter.grad.add(parameter, alpha=weight_decay)
-        state["exp_avg"].lerp_(grad, 1 - beta1)
-        state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-        step = state["step"].item()
-        step_size = lr / (1 - beta1**step)
-        denominator = (state["exp_avg_sq"].sqrt() / math.sqrt(1 - beta2**step)).add_(self.eps)
-        parameter.addcdiv_(state["exp_avg"], denominator, value=-step_size)
+        _plain_update(parameter, parameter.grad, state["exp_avg"], state["exp_avg_sq"], state["step"], lr,
+                      weight_decay, self.betas, self.eps)
 
     def state_dict(self):
         """The moments and step counts, by parameter position, as tensors (cloned by the caller if kept)."""
@@ -123,3 +117,118 @@ class Adam:
         params = self._parameters()
         self._state = {params[i]: {name: value.detach().clone() for name, value in state.items()}
                        for i, state in state_dict["state"].items()}
+
+
+class MemberAdam:
+    """Adam for tensors stacked over members (their first axis), one learning rate and weight decay per member.
+
+    Member ``m``'s slice of every tensor is updated as :class:`Adam` updates
+    the tensors of that member's network alone: the same kernel, the same
+    moments and its own step count. Members left out of a :meth:`step` are
+    not touched at all (no moment decay, no step counted).
+
+    Parameters
+    ----------
+    groups : list of dict
+        Each ``{"params": [stacked tensors], "weight_decay": [one float per member]}``.
+    lr : sequence of float
+        The learning rate of each member.
+    betas : tuple of float, default=(0.9, 0.999)
+    eps : float, default=1e-8
+
+    Examples
+    --------
+    >>> import torch
+    >>> from pynmsnn._optim import MemberAdam
+    >>> weight = torch.ones(2, 3, requires_grad=True)  # two members of 3 weights
+    >>> optimizer = MemberAdam([{"params": [weight], "weight_decay": [0.0, 0.0]}], lr=[0.1, 0.5])
+    >>> weight.sum().backward()
+    >>> optimizer.step([0, 1])
+    >>> weight.detach()[:, 0]
+    tensor([0.9000, 0.5000])
+    """
+
+    def __init__(self, groups, lr, betas=(0.9, 0.999), eps=1e-8):
+        self.lr = [float(value) for value in lr]
+        n_members = len(self.lr)
+        self.groups = []
+        for group in groups:
+            decays = [float(value) for value in group["weight_decay"]]
+            if len(decays) != n_members or any(p.shape[0] != n_members for p in group["params"]):
+                raise ValueError(f"every stacked tensor and weight decay must cover the {n_members} members.")
+            self.groups.append({"params": list(group["params"]), "weight_decay": decays})
+        self.betas, self.eps = (float(betas[0]), float(betas[1])), float(eps)
+        self._state = {}  # stacked tensor -> {"step", "exp_avg", "exp_avg_sq"}, stacked too
+
+    def _moments(self, parameter):
+        state = self._state.get(parameter)
+        if state is None:
+            state = self._state[parameter] = {
+                "step": torch.zeros(parameter.shape[0], dtype=torch.float32, device=parameter.device),
+                "exp_avg": torch.zeros_like(parameter, memory_format=torch.contiguous_format),
+                "exp_avg_sq": torch.zeros_like(parameter, memory_format=torch.contiguous_format),
+            }
+        return state
+
+    def zero_grad(self):
+        """Drop every tensor's gradient."""
+        for group in self.groups:
+            for parameter in group["params"]:
+                parameter.grad = None
+
+    @torch.no_grad()
+    def step(self, members):
+        """One update of the given members (indices along the first axis)."""
+        for group in self.groups:
+            params = group["params"]
+            states = [self._moments(p) for p in params]
+            slices = [
+                (p.unbind(0), p.grad.unbind(0), s["exp_avg"].unbind(0), s["exp_avg_sq"].unbind(0), s["step"].unbind(0))
+                for p, s in zip(params, states)
+            ]
+            for (lr, weight_decay), chosen in self._buckets(members, group["weight_decay"]).items():
+                tensors = [[parts[k][m] for parts in slices for m in chosen] for k in range(5)]
+                for step in tensors[4]:
+                    step.add_(1)
+                if _fused_kernel_applies(tensors[0]):
+                    torch._fused_adam_(
+                        *tensors[:4], [], tensors[4], lr=lr, beta1=self.betas[0], beta2=self.betas[1],
+                        weight_decay=weight_decay, eps=self.eps, amsgrad=False, maximize=False, grad_scale=None,
+                        found_inf=None,
+                    )
+                else:
+                    for parameter, grad, exp_avg, exp_avg_sq, step in zip(*tensors):
+                        _plain_update(parameter, grad, exp_avg, exp_avg_sq, step, lr, weight_decay, self.betas, self.eps)
+
+    def _buckets(self, members, decays):
+        """The members by their (learning rate, weight decay): one kernel call each."""
+        buckets = {}
+        for m in members:
+            buckets.setdefault((self.lr[m], decays[m]), []).append(m)
+        return buckets
+
+    def keep(self, members, groups):
+        """Keep only ``members`` (indices), whose stacked tensors are now ``groups``' (same order)."""
+        index = torch.as_tensor(list(members), dtype=torch.long)
+        state = {}
+        for old_group, new_params in zip(self.groups, groups):
+            for old, new in zip(old_group["params"], new_params):
+                if old in self._state:
+                    state[new] = {name: value.index_select(0, index.to(value.device))
+                                  for name, value in self._state[old].items()}
+            old_group["params"] = list(new_params)
+            old_group["weight_decay"] = [old_group["weight_decay"][m] for m in members]
+        self.lr = [self.lr[m] for m in members]
+        self._state = state
+
+
+def _plain_update(parameter, grad, exp_avg, exp_avg_sq, step, lr, weight_decay, betas, eps):
+    """Adam's update of one tensor, in torch.optim.Adam's single-tensor order of operations."""
+    beta1, beta2 = betas
+    grad = grad if not weight_decay else grad.add(parameter, alpha=weight_decay)
+    exp_avg.lerp_(grad, 1 - beta1)
+    exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+    count = step.item()
+    step_size = lr / (1 - beta1**count)
+    denominator = (exp_avg_sq.sqrt() / math.sqrt(1 - beta2**count)).add_(eps)
+    parameter.addcdiv_(exp_avg, denominator, value=-step_size)

@@ -341,54 +341,72 @@ def lif_scan(current, neuron, n_steps=None, backend="auto"):
 
 
 class _LIFScanMembers(torch.autograd.Function):
-    """:class:`_LIFScan` for several members at once, one neuron each.
+    """:class:`_LIFScan` for several members at once, one neuron each; optionally pooled over time.
 
     ``current`` has shape (n_members, n_steps, ...), or (n_members, ...) for a
     constant current repeated ``n_steps`` times; member ``m``'s block is
-    scanned with ``neurons[m]`` by the kernels of :func:`lif_scan`.
+    scanned with ``neurons[m]`` by the kernels of :func:`lif_scan`. With
+    ``pooled_by`` (n_members, n_steps), the output is each member's
+    ``pooled_by[m] @ spikes`` over time, computed right after its scan while
+    its spikes are in cache, by the same matmul as the network's readout,
+    forward and backward.
     """
 
     @staticmethod
-    def forward(ctx, current, n_steps, neurons, backend, executor, shares):
-        membrane, spikes = _scan_members_forward(current, n_steps, neurons, backend, executor, shares)
-        ctx.save_for_backward(membrane)
-        ctx.constant, ctx.neurons, ctx.backend = n_steps is not None, neurons, backend
-        ctx.executor, ctx.shares = executor, shares
-        return spikes
+    def forward(ctx, current, n_steps, neurons, backend, pooled_by, parallel, membrane):
+        membrane, out = _scan_members(current, n_steps, neurons, backend, pooled_by, parallel, membrane)
+        ctx.save_for_backward(membrane, pooled_by)
+        ctx.constant, ctx.neurons, ctx.backend, ctx.parallel = n_steps is not None, neurons, backend, parallel
+        return out
 
     @staticmethod
-    def backward(ctx, grad_spikes):
-        (membrane,) = ctx.saved_tensors
-        grad_spikes = grad_spikes.to(membrane.dtype).expand(membrane.shape).contiguous()
-        grads = [None] * membrane.shape[0]
+    def backward(ctx, grad_out):
+        membrane, pooled_by = ctx.saved_tensors
+        n_members, steps = membrane.shape[:2]
+        grad_out = grad_out.to(membrane.dtype)
+        grad_out = grad_out.expand(membrane.shape) if pooled_by is None else grad_out
+        grad_out = grad_out.contiguous()
+        grads = membrane.new_empty(membrane.shape[:1] + membrane.shape[2:] if ctx.constant else membrane.shape)
 
         def sweep(members):
+            grad_spikes = None if pooled_by is None else membrane.new_empty(membrane.shape[1:])
             for m in members:
+                if pooled_by is None:
+                    grad_spikes = grad_out[m]
+                else:  # the readout matmul's gradient of the spikes: an outer product over time
+                    torch.mm(pooled_by[m].unsqueeze(1), grad_out[m].reshape(1, -1), out=grad_spikes.view(steps, -1))
                 if ctx.backend == "c":
-                    grads[m] = _kernels.lif_backward(membrane[m], grad_spikes[m], ctx.constant, ctx.neurons[m])
+                    grads[m] = _kernels.lif_backward(membrane[m], grad_spikes, ctx.constant, ctx.neurons[m])
                 else:
-                    grads[m] = _torch_backward(membrane[m], grad_spikes[m], ctx.constant, ctx.neurons[m])
+                    grads[m] = _torch_backward(membrane[m], grad_spikes, ctx.constant, ctx.neurons[m])
 
-        _for_each_share(sweep, membrane.shape[0], ctx.executor, ctx.shares)
-        return torch.stack(grads), None, None, None, None, None
+        _for_each_share(sweep, n_members, *ctx.parallel)
+        return grads, None, None, None, None, None, None
 
 
-def _scan_members_forward(current, n_steps, neurons, backend, executor, shares):
-    """Every member's pre-reset membranes and spikes, (n_members, n_steps, ...) each."""
+def _scan_members(current, n_steps, neurons, backend, pooled_by, parallel, membrane):
+    """The forward scans of :class:`_LIFScanMembers`: every member's membranes, and its spikes or pooled spikes."""
     constant = n_steps is not None
     n_members = current.shape[0]
     steps = n_steps if constant else current.shape[1]
     step_shape = current.shape[1:] if constant else current.shape[2:]
-    membrane = torch.empty((n_members, steps, *step_shape), dtype=current.dtype, device=current.device)
-    spikes = torch.empty_like(membrane)
+    shape = (n_members, steps, *step_shape)
+    if membrane is None or tuple(membrane.shape) != shape or membrane.dtype != current.dtype:
+        membrane = current.new_empty(shape)
+    out = current.new_empty(shape if pooled_by is None else (n_members, *step_shape))
     current = current.contiguous()
 
     def scan(members):
+        spikes = None if pooled_by is None else current.new_empty(shape[1:])
         for m in members:
-            _scan_forward(current[m], constant, membrane[m], spikes[m], neurons[m], backend)
+            if pooled_by is None:
+                _scan_forward(current[m], constant, membrane[m], out[m], neurons[m], backend)
+                continue
+            _scan_forward(current[m], constant, membrane[m], spikes, neurons[m], backend)
+            torch.mm(pooled_by[m].unsqueeze(0), spikes.view(steps, -1), out=out[m].view(1, -1))
 
-    _for_each_share(scan, n_members, executor, shares)
-    return membrane, spikes
+    _for_each_share(scan, n_members, *parallel)
+    return membrane, out
 
 
 def _for_each_share(function, n_members, executor, shares):
@@ -404,7 +422,8 @@ def _for_each_share(function, n_members, executor, shares):
         pass
 
 
-def lif_scan_members(current, neurons, n_steps=None, backend="auto", executor=None, shares=1):
+def lif_scan_members(current, neurons, n_steps=None, backend="auto", *, pooled_by=None, executor=None, shares=1,
+                     membrane=None):
     """:func:`lif_scan` for several networks side by side, each member with its own neuron.
 
     Member ``m``'s block ``current[m]`` is scanned with ``neurons[m]`` by the
@@ -421,17 +440,26 @@ def lif_scan_members(current, neurons, n_steps=None, backend="auto", executor=No
         Repeat a constant ``current`` for this many steps.
     backend : {'auto', 'c', 'torch'}, default='auto'
         As for :func:`lif_scan`.
+    pooled_by : torch.Tensor of shape (n_members, n_steps), default=None
+        Return each member's spikes summed over time with these weights,
+        ``pooled_by[m] @ spikes[m]`` (the readout's input,
+        :func:`readout_weights`), computed as each member's scan ends: the
+        spikes of all steps are never held for every member at once.
     executor : concurrent.futures.Executor, default=None
         Threads to run the members' scans in; the C kernels release Python's
         lock, so a thread pool runs them in parallel. None runs them here.
     shares : int, default=1
         Number of contiguous ranges of members handed to ``executor`` (its
         number of threads).
+    membrane : torch.Tensor of shape (n_members, n_steps, ...), default=None
+        A buffer for the membranes the backward pass needs, reused from call
+        to call (fresh pages cost more than the scan on a large stack); it
+        must not be in use by a graph that has not run backward yet.
 
     Returns
     -------
-    torch.Tensor of shape (n_members, n_steps, ...)
-        Spikes, 0.0 or 1.0.
+    torch.Tensor of shape (n_members, n_steps, ...), or (n_members, ...) with ``pooled_by``
+        Spikes, 0.0 or 1.0, or their weighted sums over time.
 
     Examples
     --------
@@ -441,6 +469,9 @@ def lif_scan_members(current, neurons, n_steps=None, backend="auto", executor=No
     >>> lif_scan_members(torch.full((2, 1), 0.6), neurons, n_steps=4)[:, :, 0]
     tensor([[0., 0., 1., 0.],
             [0., 1., 0., 1.]])
+    >>> lif_scan_members(torch.full((2, 1), 0.6), neurons, n_steps=4, pooled_by=torch.ones(2, 4))
+    tensor([[1.],
+            [2.]])
     """
     neurons = tuple(neurons)
     if len(neurons) != current.shape[0]:
@@ -448,9 +479,12 @@ def lif_scan_members(current, neurons, n_steps=None, backend="auto", executor=No
             f"current holds {current.shape[0]} members but {len(neurons)} neurons were given; pass one per member."
         )
     backend = resolve_backend(backend, current)
+    if pooled_by is not None:
+        pooled_by = pooled_by.to(current.dtype).contiguous()
+    arguments = (n_steps, neurons, backend, pooled_by, (executor, shares), membrane)
     if torch.is_grad_enabled() and current.requires_grad:
-        return _LIFScanMembers.apply(current, n_steps, neurons, backend, executor, shares)
-    return _scan_members_forward(current.detach(), n_steps, neurons, backend, executor, shares)[1]
+        return _LIFScanMembers.apply(current, *arguments)
+    return _scan_members(current.detach(), *arguments)[1]
 
 
 def lif_pooled(current, neuron, weights, n_steps=None, backend="auto"):
