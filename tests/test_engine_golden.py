@@ -108,6 +108,30 @@ def test_member_scan_equals_the_reference_of_each_member(scan, constant, threads
         torch.testing.assert_close(currents.grad[m], current.grad, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("scan", SCANS)
+@pytest.mark.parametrize("constant", [False, True], ids=["sequence", "constant"])
+def test_pooled_member_scan_equals_the_reference_of_each_member(scan, constant):
+    """With pooled_by, each member's time-weighted spike sum and its gradient are the reference's."""
+    n_members = len(NEURONS)
+    currents = torch.stack([_current(constant, seed=m) for m in range(n_members)]).requires_grad_(True)
+    weights = torch.stack([readout_weights(12, n.decay, torch.float64) for n in NEURONS])
+    upstream = torch.randn((n_members, 4, 5), generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    membrane = torch.empty(n_members, 12, 4, 5, dtype=torch.float64)  # a reused buffer
+    for _ in range(2):
+        currents.grad = None
+        pooled = lif_scan_members(currents, NEURONS, 12 if constant else None, backend=scan, pooled_by=weights,
+                                  membrane=membrane)
+        (pooled * upstream).sum().backward()
+    for m, neuron in enumerate(NEURONS):
+        current = currents[m].detach().clone().requires_grad_(True)
+        over_time = current.unsqueeze(0).expand(12, 4, 5) if constant else current
+        reference_spikes, _ = lif_reference(over_time, neuron)
+        reference = torch.einsum("t,tij->ij", weights[m], reference_spikes)
+        (reference * upstream[m]).sum().backward()
+        torch.testing.assert_close(pooled[m].detach(), reference.detach(), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(currents.grad[m], current.grad, rtol=1e-10, atol=1e-10)
+
+
 def test_member_scan_wants_one_neuron_per_member():
     with pytest.raises(ValueError, match="3 members but 2 neurons"):
         lif_scan_members(torch.zeros(3, 4, 5), NEURONS[:2], n_steps=6)
