@@ -159,53 +159,64 @@ class MemberAdam:
             self.groups.append({"params": list(group["params"]), "weight_decay": decays})
         self.betas, self.eps = (float(betas[0]), float(betas[1])), float(eps)
         self._state = {}  # stacked tensor -> {"step", "exp_avg", "exp_avg_sq"}, stacked too
+        self._prepare()
 
-    def _moments(self, parameter):
-        state = self._state.get(parameter)
-        if state is None:
-            state = self._state[parameter] = {
-                "step": torch.zeros(parameter.shape[0], dtype=torch.float32, device=parameter.device),
-                "exp_avg": torch.zeros_like(parameter, memory_format=torch.contiguous_format),
-                "exp_avg_sq": torch.zeros_like(parameter, memory_format=torch.contiguous_format),
-            }
-        return state
+    def _prepare(self):
+        """Moments, gradients kept from step to step, and each member's slices of them, made once."""
+        params = [p for group in self.groups for p in group["params"]]
+        for parameter in params:
+            if parameter not in self._state:
+                self._state[parameter] = {
+                    "step": torch.zeros(parameter.shape[0], dtype=torch.float32, device=parameter.device),
+                    "exp_avg": torch.zeros_like(parameter, memory_format=torch.contiguous_format),
+                    "exp_avg_sq": torch.zeros_like(parameter, memory_format=torch.contiguous_format),
+                }
+            if parameter.grad is None:
+                parameter.grad = torch.zeros_like(parameter)  # autograd adds into it in place
+        self._slices = [
+            [(p.detach().unbind(0), p.grad.unbind(0), self._state[p]["exp_avg"].unbind(0),
+              self._state[p]["exp_avg_sq"].unbind(0), self._state[p]["step"].unbind(0)) for p in group["params"]]
+            for group in self.groups
+        ]
+        self._fused = _fused_kernel_applies(params)
+        self._plans = {}  # members stepped -> the kernel calls that step them
 
     def zero_grad(self):
-        """Drop every tensor's gradient."""
+        """Set every tensor's gradient to zero (in place: the members' slices of it stay valid)."""
         for group in self.groups:
             for parameter in group["params"]:
-                parameter.grad = None
+                parameter.grad.zero_()
 
     @torch.no_grad()
     def step(self, members):
         """One update of the given members (indices along the first axis)."""
-        for group in self.groups:
-            params = group["params"]
-            states = [self._moments(p) for p in params]
-            slices = [
-                (p.unbind(0), p.grad.unbind(0), s["exp_avg"].unbind(0), s["exp_avg_sq"].unbind(0), s["step"].unbind(0))
-                for p, s in zip(params, states)
-            ]
-            for (lr, weight_decay), chosen in self._buckets(members, group["weight_decay"]).items():
-                tensors = [[parts[k][m] for parts in slices for m in chosen] for k in range(5)]
-                for step in tensors[4]:
-                    step.add_(1)
-                if _fused_kernel_applies(tensors[0]):
-                    torch._fused_adam_(
-                        *tensors[:4], [], tensors[4], lr=lr, beta1=self.betas[0], beta2=self.betas[1],
-                        weight_decay=weight_decay, eps=self.eps, amsgrad=False, maximize=False, grad_scale=None,
-                        found_inf=None,
-                    )
-                else:
-                    for parameter, grad, exp_avg, exp_avg_sq, step in zip(*tensors):
-                        _plain_update(parameter, grad, exp_avg, exp_avg_sq, step, lr, weight_decay, self.betas, self.eps)
+        key = tuple(members)
+        if key not in self._plans:
+            self._plans[key] = self._plan(key)
+        for lr, weight_decay, tensors in self._plans[key]:
+            for step in tensors[4]:
+                step.add_(1)
+            if self._fused:
+                torch._fused_adam_(
+                    *tensors[:4], [], tensors[4], lr=lr, beta1=self.betas[0], beta2=self.betas[1],
+                    weight_decay=weight_decay, eps=self.eps, amsgrad=False, maximize=False, grad_scale=None,
+                    found_inf=None,
+                )
+            else:
+                for parameter, grad, exp_avg, exp_avg_sq, step in zip(*tensors):
+                    _plain_update(parameter, grad, exp_avg, exp_avg_sq, step, lr, weight_decay, self.betas, self.eps)
 
-    def _buckets(self, members, decays):
-        """The members by their (learning rate, weight decay): one kernel call each."""
-        buckets = {}
-        for m in members:
-            buckets.setdefault((self.lr[m], decays[m]), []).append(m)
-        return buckets
+    def _plan(self, members):
+        """The members by group and (learning rate, weight decay): the lists of one kernel call each."""
+        calls = []
+        for group, slices in zip(self.groups, self._slices):
+            buckets = {}
+            for m in members:
+                buckets.setdefault((self.lr[m], group["weight_decay"][m]), []).append(m)
+            for (lr, weight_decay), chosen in buckets.items():
+                tensors = [[parts[k][m] for parts in slices for m in chosen] for k in range(5)]
+                calls.append((lr, weight_decay, tensors))
+        return calls
 
     def keep(self, members, groups):
         """Keep only ``members`` (indices), whose stacked tensors are now ``groups``' (same order)."""
@@ -213,13 +224,13 @@ class MemberAdam:
         state = {}
         for old_group, new_params in zip(self.groups, groups):
             for old, new in zip(old_group["params"], new_params):
-                if old in self._state:
-                    state[new] = {name: value.index_select(0, index.to(value.device))
-                                  for name, value in self._state[old].items()}
+                state[new] = {name: value.index_select(0, index.to(value.device))
+                              for name, value in self._state[old].items()}
             old_group["params"] = list(new_params)
             old_group["weight_decay"] = [old_group["weight_decay"][m] for m in members]
         self.lr = [self.lr[m] for m in members]
         self._state = state
+        self._prepare()
 
 
 def _plain_update(parameter, grad, exp_avg, exp_avg_sq, step, lr, weight_decay, betas, eps):

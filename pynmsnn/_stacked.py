@@ -106,7 +106,7 @@ def member_bytes(batch_size, n_steps, widths):
     --------
     >>> from pynmsnn._stacked import member_bytes
     >>> member_bytes(200, 25, [100, 10]) / 2**20  # MiB
-    12.5...
+    12.58...
     """
     return _COPIES * 4 * int(batch_size) * int(n_steps) * int(sum(widths))
 
@@ -297,9 +297,13 @@ class _Data:
 
     def ordered(self, orders):
         """Each member's rows and targets in the order ``orders`` (members, longest + 1) gives."""
-        where = torch.arange(len(self.counts), device=self.inputs.device).unsqueeze(1)
-        orders = orders.to(self.inputs.device)
-        return self.inputs[where, orders], self.targets[where, orders]
+        n_members, length = self.inputs.shape[:2]
+        where = torch.arange(n_members, device=self.inputs.device).unsqueeze(1) * length
+        flat = (orders.to(self.inputs.device) + where).reshape(-1)  # one index_select: the fastest gather
+        inputs = self.inputs.reshape(n_members * length, -1).index_select(0, flat)
+        targets = self.targets.reshape(n_members * length, -1).index_select(0, flat)
+        return (inputs.reshape(n_members, orders.shape[1], *self.inputs.shape[2:]),
+                targets.reshape(n_members, orders.shape[1], *self.targets.shape[2:]))
 
     def keep(self, members):
         index = torch.as_tensor(list(members), dtype=torch.long, device=self.inputs.device)

@@ -3,7 +3,8 @@
 The reference is :func:`pynmsnn.neurons.lif_step` run step by step through
 autograd (:func:`lif_reference`, :meth:`SpikingNetwork.forward_reference`).
 Each faster path -- the C scan and the torch loop with their hand-written
-backward, the scan of several members each with its own neuron, the pooled scan, the scan between bfloat16 matmuls, the dense
+backward, the scan of several members each with its own neuron, the pooled
+scan, the scan between bfloat16 matmuls, the dense
 inference path and event-driven inference -- must give the same spikes and
 membranes, and gradients within float tolerance, for every neuron setting.
 Network-level paths use dyadic weights and inputs (few significant bits), so
