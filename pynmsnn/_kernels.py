@@ -103,23 +103,28 @@ def lif_forward(current, constant, membrane, spikes, neuron):
     )
 
 
-def lif_backward(membrane, grad_spikes, constant, neuron):
+def lif_backward(membrane, grad_spikes, constant, neuron, out=None):
     """The backward sweep: the gradient of the current from the spikes' gradient.
 
     Returns a tensor of the shape of one step when ``constant`` (summed over
-    time), else of ``membrane``'s shape.
+    time), else of ``membrane``'s shape: ``out`` when given (a contiguous
+    tensor of that shape and dtype, written over), else a new one.
     """
     _require_c("lif_backward")
     check_tensor("membrane", membrane, _FLOATS)
     check_tensor("grad_spikes", grad_spikes, (membrane.dtype,), membrane.shape)
     n_steps, n = membrane.shape[0], membrane[0].numel()
-    grad = torch.empty(membrane.shape[1:] if constant else membrane.shape, dtype=membrane.dtype)
+    shape = membrane.shape[1:] if constant else membrane.shape
+    if out is None:
+        out = torch.empty(shape, dtype=membrane.dtype)
+    else:
+        check_tensor("out", out, (membrane.dtype,), shape)
     carry = torch.empty(n, dtype=membrane.dtype)
     _cscan.lif_backward(
-        membrane.data_ptr(), grad_spikes.data_ptr(), grad.data_ptr(), carry.data_ptr(), n_steps, n,
+        membrane.data_ptr(), grad_spikes.data_ptr(), out.data_ptr(), carry.data_ptr(), n_steps, n,
         c_neuron(neuron), bool(constant), membrane.dtype == torch.float64,
     )
-    return grad
+    return out
 
 
 def lif_pooled(current, constant, n_steps, weights, neuron):

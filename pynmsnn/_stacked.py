@@ -51,7 +51,7 @@ from torch.nn import functional as F
 from ._malloc import keep_freed_memory
 from ._optim import MemberAdam
 from .encoders import BINARY_ENCODERS, encode
-from .neurons import lif_scan_members, readout_weights
+from .neurons import _buffer, lif_scan_members, readout_weights
 
 __all__ = ["Member", "MemberResult", "member_bytes", "stack_key", "train_members"]
 
@@ -128,22 +128,28 @@ class _MemberLinear(torch.autograd.Function):
     The backward computes what ``F.linear``'s (``addmm``'s) backward computes
     for one member, in its order: ``grad @ W``, ``grad.T @ x`` and
     ``grad.sum(rows)``. (Autograd's own backward of ``baddbmm`` multiplies
-    ``x.T @ grad`` for the weight, which rounds differently.)
+    ``x.T @ grad`` for the weight, which rounds differently.) The output and
+    the input's gradient are written into ``workspace`` buffers (a dict, or
+    None for new tensors), reused from step to step.
     """
 
     @staticmethod
-    def forward(ctx, x, weight, bias):
+    def forward(ctx, x, weight, bias, workspace):
         ctx.save_for_backward(x, weight)
-        return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
+        ctx.workspace = workspace
+        out = _buffer(workspace, "out", (x.shape[0], x.shape[1], weight.shape[1]), x)
+        return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2), out=out)
 
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
-        grad_x = torch.bmm(grad, weight) if ctx.needs_input_grad[0] else None
-        return grad_x, torch.bmm(grad.transpose(1, 2), x), grad.sum(1)
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            grad_x = torch.bmm(grad, weight, out=_buffer(ctx.workspace, "grad", x.shape, x))
+        return grad_x, torch.bmm(grad.transpose(1, 2), x), grad.sum(1), None
 
 
-def _members_linear(x, weight, bias):
+def _members_linear(x, weight, bias, workspace=None):
     """Every member's ``F.linear(x[m], weight[m], bias[m])`` for ``x`` of shape (members, rows, in).
 
     One batched matmul each way (:class:`_MemberLinear`), except where a
@@ -153,7 +159,7 @@ def _members_linear(x, weight, bias):
     """
     if 1 in (x.shape[1], x.shape[2], weight.shape[1]):
         return torch.stack([F.linear(*parts) for parts in zip(x.unbind(0), weight.unbind(0), bias.unbind(0))])
-    return _MemberLinear.apply(x, weight, bias)
+    return _MemberLinear.apply(x, weight, bias, workspace)
 
 
 class _StackedNetwork:
@@ -170,7 +176,10 @@ class _StackedNetwork:
         self.n_steps, self.encoder, self.readout = first.n_steps, first.encoder, first.readout
         self.names = [name for name, _ in first.named_parameters()]
         self.executor, self.shares, self.backend = executor, shares, backend
-        self.buffers = {}  # hidden layer -> its membrane buffer (reused: fresh pages cost more than the scan)
+        # Each layer's buffers (its matmul's, its scan's), kept from step to step: on a large
+        # stack, fresh pages cost more than the scan.
+        self.workspaces = [{} for _ in first.layers]
+        self.matmul_workspaces = [{} for _ in first.layers]
         self._set_time_weights()
 
     def _set_time_weights(self):
@@ -223,25 +232,17 @@ class _StackedNetwork:
         hidden = []
         last = len(weights) - 2
         for i, (weight, bias) in enumerate(zip(weights[:-1], biases[:-1])):
-            current = self._linear(weight, bias, activity, constant)
+            current = self._linear(weight, bias, activity, constant, self.matmul_workspaces[i])
             pool = i == last and self.readout == "membrane" and not keep_spikes
             pooled_by = time_weights if pool else None
             activity = lif_scan_members(
                 current, neurons, self.n_steps if constant else None, self.backend, pooled_by=pooled_by,
-                executor=self.executor, shares=self.shares, membrane=self._buffer(i, current, constant),
+                executor=self.executor, shares=self.shares, workspace=self.workspaces[i],
             )
             if keep_spikes:
                 hidden.append(activity)
             constant = False
         return self._readout(activity, weights[-1], biases[-1], neurons, time_weights), hidden
-
-    def _buffer(self, layer, current, constant):
-        """Layer ``layer``'s membrane buffer for ``current``, kept from step to step."""
-        shape = (current.shape[0], self.n_steps, *current.shape[1 if constant else 2 :])
-        buffer = self.buffers.get(layer)
-        if buffer is None or tuple(buffer.shape) != shape:
-            buffer = self.buffers[layer] = current.new_empty(shape)
-        return buffer
 
     def _part(self, members):
         """The weights, biases, neurons and readout time weights of ``members`` (all for None)."""
@@ -258,27 +259,27 @@ class _StackedNetwork:
         return torch.stack([encode(rows, self.n_steps, self.encoder, generator)
                             for rows, generator in zip(x, generators)]), False
 
-    def _linear(self, weight, bias, activity, constant):
+    def _linear(self, weight, bias, activity, constant, workspace):
         """Every member's ``F.linear`` of its activity, one step or all steps at once."""
         if constant:
-            return _members_linear(activity, weight, bias)
+            return _members_linear(activity, weight, bias, workspace)
         n_members, steps, rows, width = activity.shape
-        flat = _members_linear(activity.reshape(n_members, steps * rows, width), weight, bias)
+        flat = _members_linear(activity.reshape(n_members, steps * rows, width), weight, bias, workspace)
         return flat.reshape(n_members, steps, rows, -1)
 
     def _readout(self, activity, weight, bias, neurons, time_weights):
         """The readout of the last hidden layer's spikes (``readout='spikes'``) or of their pooled sum."""
         if self.readout == "spikes":
-            current = self._linear(weight, bias, activity, constant=False)
+            current = self._linear(weight, bias, activity, False, self.matmul_workspaces[-1])
             spikes = lif_scan_members(current, neurons, None, self.backend, executor=self.executor,
-                                      shares=self.shares)
+                                      shares=self.shares, workspace=self.workspaces[-1])
             return spikes.sum(1)
         if activity.dim() == 4:  # spikes of every step: pool them as the network's readout does
             n_members, steps, rows, width = activity.shape
             pooled = torch.bmm(time_weights.unsqueeze(1), activity.reshape(n_members, steps, rows * width))
             activity = pooled.reshape(n_members, rows, width)
         scaled_bias = bias * time_weights.sum(1, keepdim=True)
-        return _members_linear(activity, weight, scaled_bias)
+        return _members_linear(activity, weight, scaled_bias, self.matmul_workspaces[-1])
 
 
 class _Data:

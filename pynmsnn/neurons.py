@@ -353,10 +353,11 @@ class _LIFScanMembers(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, current, n_steps, neurons, backend, pooled_by, parallel, membrane):
-        membrane, out = _scan_members(current, n_steps, neurons, backend, pooled_by, parallel, membrane)
+    def forward(ctx, current, n_steps, neurons, backend, pooled_by, parallel, workspace):
+        membrane, out = _scan_members(current, n_steps, neurons, backend, pooled_by, parallel, workspace)
         ctx.save_for_backward(membrane, pooled_by)
-        ctx.constant, ctx.neurons, ctx.backend, ctx.parallel = n_steps is not None, neurons, backend, parallel
+        ctx.constant, ctx.neurons, ctx.backend = n_steps is not None, neurons, backend
+        ctx.parallel, ctx.workspace = parallel, workspace
         return out
 
     @staticmethod
@@ -366,17 +367,19 @@ class _LIFScanMembers(torch.autograd.Function):
         grad_out = grad_out.to(membrane.dtype)
         grad_out = grad_out.expand(membrane.shape) if pooled_by is None else grad_out
         grad_out = grad_out.contiguous()
-        grads = membrane.new_empty(membrane.shape[:1] + membrane.shape[2:] if ctx.constant else membrane.shape)
+        shape = membrane.shape[:1] + membrane.shape[2:] if ctx.constant else membrane.shape
+        grads = _buffer(ctx.workspace, "grad", shape, membrane)
 
-        def sweep(members):
-            grad_spikes = None if pooled_by is None else membrane.new_empty(membrane.shape[1:])
+        def sweep(members, share):
+            grad_spikes = None if pooled_by is None else _buffer(ctx.workspace, ("spikes", share),
+                                                                 membrane.shape[1:], membrane)
             for m in members:
                 if pooled_by is None:
                     grad_spikes = grad_out[m]
                 else:  # the readout matmul's gradient of the spikes: an outer product over time
                     torch.mm(pooled_by[m].unsqueeze(1), grad_out[m].reshape(1, -1), out=grad_spikes.view(steps, -1))
                 if ctx.backend == "c":
-                    grads[m] = _kernels.lif_backward(membrane[m], grad_spikes, ctx.constant, ctx.neurons[m])
+                    _kernels.lif_backward(membrane[m], grad_spikes, ctx.constant, ctx.neurons[m], out=grads[m])
                 else:
                     grads[m] = _torch_backward(membrane[m], grad_spikes, ctx.constant, ctx.neurons[m])
 
@@ -384,20 +387,34 @@ class _LIFScanMembers(torch.autograd.Function):
         return grads, None, None, None, None, None, None
 
 
-def _scan_members(current, n_steps, neurons, backend, pooled_by, parallel, membrane):
+def _buffer(workspace, key, shape, like):
+    """A tensor of ``shape`` like ``like``: a view of memory kept in ``workspace`` (a dict), or new.
+
+    The memory is the largest asked for under ``key`` so far, so a stack
+    that shrinks, or a shorter minibatch, reuses it without new pages.
+    """
+    if workspace is None:
+        return like.new_empty(shape)
+    size = math.prod(shape)
+    storage = workspace.get(key)
+    if storage is None or storage.numel() < size or storage.dtype != like.dtype or storage.device != like.device:
+        storage = workspace[key] = like.new_empty(size)
+    return storage[:size].view(shape)
+
+
+def _scan_members(current, n_steps, neurons, backend, pooled_by, parallel, workspace):
     """The forward scans of :class:`_LIFScanMembers`: every member's membranes, and its spikes or pooled spikes."""
     constant = n_steps is not None
     n_members = current.shape[0]
     steps = n_steps if constant else current.shape[1]
     step_shape = current.shape[1:] if constant else current.shape[2:]
     shape = (n_members, steps, *step_shape)
-    if membrane is None or tuple(membrane.shape) != shape or membrane.dtype != current.dtype:
-        membrane = current.new_empty(shape)
-    out = current.new_empty(shape if pooled_by is None else (n_members, *step_shape))
+    membrane = _buffer(workspace, "membrane", shape, current)
+    out = _buffer(workspace, "out", shape if pooled_by is None else (n_members, *step_shape), current)
     current = current.contiguous()
 
-    def scan(members):
-        spikes = None if pooled_by is None else current.new_empty(shape[1:])
+    def scan(members, share):
+        spikes = None if pooled_by is None else _buffer(workspace, ("spikes", share), shape[1:], current)
         for m in members:
             if pooled_by is None:
                 _scan_forward(current[m], constant, membrane[m], out[m], neurons[m], backend)
@@ -410,20 +427,20 @@ def _scan_members(current, n_steps, neurons, backend, pooled_by, parallel, membr
 
 
 def _for_each_share(function, n_members, executor, shares):
-    """Call ``function`` on ``shares`` contiguous ranges of the members, in ``executor``'s threads if given."""
+    """Call ``function(members, share)`` on ``shares`` contiguous ranges of the members, in ``executor``'s threads."""
     shares = max(1, min(int(shares), n_members))
     bounds = [round(i * n_members / shares) for i in range(shares + 1)]
     ranges = [range(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])]
     if executor is None or shares == 1:
-        for members in ranges:
-            function(members)
+        for share, members in enumerate(ranges):
+            function(members, share)
         return
-    for _ in executor.map(function, ranges):  # re-raises a share's exception here
+    for _ in executor.map(function, ranges, range(shares)):  # re-raises a share's exception here
         pass
 
 
 def lif_scan_members(current, neurons, n_steps=None, backend="auto", *, pooled_by=None, executor=None, shares=1,
-                     membrane=None):
+                     workspace=None):
     """:func:`lif_scan` for several networks side by side, each member with its own neuron.
 
     Member ``m``'s block ``current[m]`` is scanned with ``neurons[m]`` by the
@@ -451,10 +468,12 @@ def lif_scan_members(current, neurons, n_steps=None, backend="auto", *, pooled_b
     shares : int, default=1
         Number of contiguous ranges of members handed to ``executor`` (its
         number of threads).
-    membrane : torch.Tensor of shape (n_members, n_steps, ...), default=None
-        A buffer for the membranes the backward pass needs, reused from call
-        to call (fresh pages cost more than the scan on a large stack); it
-        must not be in use by a graph that has not run backward yet.
+    workspace : dict, default=None
+        Where the scan keeps its buffers (the membranes the backward pass
+        needs, the gradient, each thread's spikes) from call to call, as a
+        training loop calls it: on a large stack, fresh pages cost more than
+        the scan. A workspace must not serve two graphs that have not both
+        run backward yet.
 
     Returns
     -------
@@ -481,7 +500,7 @@ def lif_scan_members(current, neurons, n_steps=None, backend="auto", *, pooled_b
     backend = resolve_backend(backend, current)
     if pooled_by is not None:
         pooled_by = pooled_by.to(current.dtype).contiguous()
-    arguments = (n_steps, neurons, backend, pooled_by, (executor, shares), membrane)
+    arguments = (n_steps, neurons, backend, pooled_by, (executor, shares), workspace)
     if torch.is_grad_enabled() and current.requires_grad:
         return _LIFScanMembers.apply(current, *arguments)
     return _scan_members(current.detach(), *arguments)[1]
