@@ -17,6 +17,7 @@ from sklearn.datasets import load_digits, make_classification
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, train_test_split
 
 from pynmsnn import SNNClassifier
+from pynmsnn.model_selection import SNNGridSearchCV
 from pynmsnn.parallel import (
     TorchWorker,
     set_malloc_threshold,
@@ -115,6 +116,24 @@ def test_search_on_dask_cluster_matches_local_run(kind, client):
         np.testing.assert_allclose(remote.cv_results_[key], local.cv_results_[key])
     assert local.best_score_ > 0.7
     np.testing.assert_array_equal(remote.predict(X), local.predict(X))
+
+
+def test_batched_search_spreads_its_stacks_over_the_cluster(client):
+    """SNNGridSearchCV over two architectures on two workers: stacks run on both, and every
+    score is GridSearchCV's run here (one torch thread on both sides: the same numbers)."""
+    X, y = make_classification(n_samples=300, n_features=8, n_informative=5, n_classes=3, random_state=0)
+    grid = {"hidden_layer_sizes": [(8,), (16,)], "decay": [0.8, 0.95], "learning_rate_init": [1e-3, 1e-2]}
+    local = GridSearchCV(SNNClassifier(**FAST), grid, cv=3).fit(X, y)
+
+    remote = SNNGridSearchCV(SNNClassifier(**FAST), grid, cv=3, n_jobs=-1)
+    with distributed.get_task_stream(client) as tasks, joblib.parallel_backend("dask"):
+        remote.fit(X, y)
+
+    assert {task["worker"] for task in tasks.data} == set(client.scheduler_info()["workers"])
+    assert remote.cv_results_["batched"].all()
+    assert remote.best_params_ == local.best_params_
+    for key in ["mean_test_score", "split0_test_score", "split1_test_score", "split2_test_score"]:
+        np.testing.assert_array_equal(remote.cv_results_[key], local.cv_results_[key])
 
 
 # --------------------------------------------------------------- torch threads
