@@ -169,3 +169,20 @@ def test_predict_note_names_the_timings_and_firing_rates():
     assert "10,000 rows of a test network (2 torch threads)" in note
     assert "scaling 1.2 ms" in note and "40.5 ms event-driven" in note and "63.1 ms on the dense path" in note
     assert "21%, 9% of their steps" in note
+
+
+def test_quick_search_benchmark_compares_the_searches_on_one_grid(tmp_path):
+    """Both searches run on the same grid and folds, agree on the best candidate, and the report says so."""
+    figure = tmp_path / "search.png"
+    run_script("bench_search", "--quick", "--threads", "1", "--n-jobs", "1", "--output-dir", tmp_path,
+               "--figure", figure, timeout=300)
+    report = json.loads((tmp_path / "search.json").read_text())
+    (config,) = report["configs"]
+    runs = {(r["method"], r["n_jobs"]): r for r in config["results"]}
+    assert set(runs) == {("GridSearchCV", 1), ("SNNGridSearchCV", 1)}
+    batched = runs["SNNGridSearchCV", 1]
+    assert batched["batched"] and batched["same_best_params"]
+    assert batched["best_score"] == runs["GridSearchCV", 1]["best_score"]  # one thread: the same numbers
+    assert runs["GridSearchCV", 1]["speedup"] == 1.0 and batched["speedup"] > 0
+    assert report["torch_threads"] == 1 and len(report["load_average_before"]) == 3
+    assert "speed-up" in (tmp_path / "search.rst").read_text() and figure.stat().st_size > 10_000
