@@ -419,7 +419,10 @@ def _why_not_batched(estimator, candidate, fit_params):
         return f"searches a pre-processing step or the pipeline itself ({', '.join(others)})"
     if fit_params:
         return f"fit parameters ({', '.join(sorted(fit_params))}) go to each fit"
-    snn, _ = _candidate_snn(estimator, candidate)
+    try:
+        snn, _ = _candidate_snn(estimator, candidate)
+    except ValueError as error:  # a name the estimator does not take: each fit fails as in GridSearchCV
+        return f"set_params refuses it: {error}"
     params = snn.get_params(deep=False)
     if params["early_stopping"]:
         return "early_stopping=True: each fit scores its own validation split"

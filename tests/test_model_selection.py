@@ -258,7 +258,8 @@ def test_what_cannot_be_batched_is_fitted_one_by_one_and_says_why(digits):
 
 
 def test_failed_fits_score_error_score_as_in_gridsearchcv(digits):
-    """A candidate that diverges in its first epoch scores error_score with a warning, or raises."""
+    """A candidate that diverges in its first epoch scores error_score with a warning, or raises;
+    an unknown parameter name raises, as in GridSearchCV."""
     X, y = digits
     estimator = SNNClassifier(**TINY)
     grid = {"learning_rate_init": [1e-2, 1e30]}
@@ -271,6 +272,10 @@ def test_failed_fits_score_error_score_as_in_gridsearchcv(digits):
     assert list(ours.cv_results_["mean_test_score"][1:]) == [-1.0]
     with pytest.raises(ValueError, match="diverged in its first epoch"):
         SNNGridSearchCV(estimator, grid, cv=2, error_score="raise").fit(X, y)
+    unknown = [{"decay": [0.9]}, {"no_such_parameter": [1]}]  # set_params raises, in both searches
+    for search in (SNNGridSearchCV, GridSearchCV):
+        with pytest.raises(ValueError, match="Invalid parameter 'no_such_parameter'"):
+            search(estimator, unknown, cv=2, error_score=-1.0).fit(X, y)
 
 
 def test_parallel_stacks_on_two_processes_give_the_same_results(digits):
