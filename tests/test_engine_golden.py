@@ -112,16 +112,16 @@ def test_member_scan_equals_the_reference_of_each_member(scan, constant, threads
 @pytest.mark.parametrize("scan", SCANS)
 @pytest.mark.parametrize("constant", [False, True], ids=["sequence", "constant"])
 def test_pooled_member_scan_equals_the_reference_of_each_member(scan, constant):
-    """With pooled_by, each member's time-weighted spike sum and its gradient are the reference's."""
+    """With pooled_by, each member's time-weighted spike sum and its gradient are the reference's, twice."""
     n_members = len(NEURONS)
     currents = torch.stack([_current(constant, seed=m) for m in range(n_members)]).requires_grad_(True)
     weights = torch.stack([readout_weights(12, n.decay, torch.float64) for n in NEURONS])
     upstream = torch.randn((n_members, 4, 5), generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    membrane = torch.empty(n_members, 12, 4, 5, dtype=torch.float64)  # a reused buffer
+    workspace = {}  # buffers reused from call to call
     for _ in range(2):
         currents.grad = None
         pooled = lif_scan_members(currents, NEURONS, 12 if constant else None, backend=scan, pooled_by=weights,
-                                  membrane=membrane)
+                                  workspace=workspace)
         (pooled * upstream).sum().backward()
     for m, neuron in enumerate(NEURONS):
         current = currents[m].detach().clone().requires_grad_(True)
