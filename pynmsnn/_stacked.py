@@ -83,16 +83,16 @@ class MemberResult:
 def stack_key(member):
     """Members with equal keys can be trained as one stack.
 
-    The network's shapes, encoder and readout, the backend, the device and
-    dtype of the rows, and the minibatch size (members with other sizes would
-    pad each other's minibatches and step at other times).
+    The network's shapes, encoder and readout, the scan's backend and the
+    matmuls' dtype, the device and dtype of the rows, and the minibatch size
+    (members with other sizes would step at other times).
     """
     config = member.estimator.module_.get_config()
     shapes = (config["n_inputs"], tuple(config["hidden_layer_sizes"]), config["n_outputs"], config["n_steps"],
               config["encoder"], config["readout"])
-    inputs = member.inputs
-    return (*shapes, member.plan.engine.replace(integer_weight_grad=False), inputs.device, inputs.dtype,
-            member.plan.batch_size, member.targets.dtype)
+    engine, inputs = member.plan.engine, member.inputs
+    return (*shapes, engine.scan, engine.spike_matmul_dtype, inputs.device, inputs.dtype, member.plan.batch_size,
+            member.targets.dtype)
 
 
 def member_bytes(batch_size, n_steps, widths):
