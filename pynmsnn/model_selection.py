@@ -56,6 +56,7 @@ from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import clone, is_classifier
 from sklearn.model_selection import ParameterGrid, ParameterSampler, check_cv
 from sklearn.model_selection._search import BaseSearchCV
+from sklearn.metrics._scorer import _check_multimetric_scoring
 from sklearn.model_selection._validation import (
     _fit_and_score,
     _insert_error_scores,
@@ -145,18 +146,25 @@ class _BatchedSearchCV(BaseSearchCV):
         self._select_best(results, refit_metric)
         if self.refit:
             self._refit_best(X, y, fit_params)
-        self.scorer_ = getattr(scorers, "_scorers", scorers)
+        self.scorer_ = self._metrics() or scorers
         self.cv_results_ = results
         return self
+
+    def _metrics(self):
+        """``{name: scorer}`` when ``scoring`` names several metrics (a list, tuple or dict), else None."""
+        if self.scoring is None or callable(self.scoring) or isinstance(self.scoring, str):
+            return None
+        return _check_multimetric_scoring(self.estimator, self.scoring)
 
     def _run(self, X, y, candidates, splits, reasons, scorers, fit_params, score_params):
         """Every (candidate, fold)'s result, in ``GridSearchCV``'s order: candidates, then folds."""
         common = dict(scorer=scorers, score_params=score_params, return_train_score=self.return_train_score,
                       error_score=self.error_score)
+        metrics = self._metrics()
         tasks, slots = [], []
         for members in self._stacks(X, y, candidates, splits, reasons):
             tasks.append(delayed(_fit_and_score_stack)(self.estimator, X, y, members, self.memory_budget,
-                                                       self.verbose, **common))
+                                                       self.verbose, metrics=metrics and list(metrics), **common))
             slots.append([(c, s) for c, _, s, _, _ in members])
         for c, (candidate, reason) in enumerate(zip(candidates, reasons)):
             if reason is None:
@@ -451,11 +459,12 @@ def _architecture(estimator, candidate):
 
 
 # ----------------------------------------------------------------- the tasks
-def _fit_and_score_stack(estimator, X, y, members, memory_budget, verbose, *, scorer, score_params,
+def _fit_and_score_stack(estimator, X, y, members, memory_budget, verbose, *, metrics, scorer, score_params,
                          return_train_score, error_score):
     """Fit and score members of one architecture, trained in stacks; one result dict each, in order.
 
-    ``members`` are ``(candidate index, candidate, split index, train, test)``.
+    ``members`` are ``(candidate index, candidate, split index, train, test)``;
+    ``metrics`` the names of several scorers, or None for one.
     A result has the keys of ``_fit_and_score``'s: ``fit_error``,
     ``test_scores`` (and ``train_scores``), ``n_test_samples``, ``fit_time``
     and ``score_time``.
@@ -469,7 +478,7 @@ def _fit_and_score_stack(estimator, X, y, members, memory_budget, verbose, *, sc
         except Exception:
             if error_score == "raise":
                 raise
-            results[i] = _failed(scorer, error_score, return_train_score, len(test), time.time() - start)
+            results[i] = _failed(metrics, error_score, return_train_score, len(test), time.time() - start)
             continue
         started.append((i, member, time.time() - start))
     for stack in _split_stacks(started, memory_budget):
@@ -481,7 +490,7 @@ def _fit_and_score_stack(estimator, X, y, members, memory_budget, verbose, *, sc
         for (i, member, setup), result in zip(stack, trained):
             _, _, split, train, test = members[i]
             results[i] = _finish_and_score(prepared, member, result, split, train, test, setup + share,
-                                           scorer, score_params, return_train_score, error_score)
+                                           metrics, scorer, score_params, return_train_score, error_score)
     return results
 
 
@@ -502,7 +511,7 @@ def _split_stacks(started, memory_budget):
     return stacks
 
 
-def _finish_and_score(prepared, member, result, split, train, test, fit_time, scorer, score_params,
+def _finish_and_score(prepared, member, result, split, train, test, fit_time, metrics, scorer, score_params,
                       return_train_score, error_score):
     """End a member's fit with ``finish_fit`` and score it as ``_fit_and_score`` would."""
     start = time.time()
@@ -512,7 +521,7 @@ def _finish_and_score(prepared, member, result, split, train, test, fit_time, sc
     except Exception:
         if error_score == "raise":
             raise
-        return _failed(scorer, error_score, return_train_score, len(test), fit_time + time.time() - start)
+        return _failed(metrics, error_score, return_train_score, len(test), fit_time + time.time() - start)
     fit_time += time.time() - start
     fitted = prepared.fitted(member.estimator, split)
     X_test, y_test = _safe_split(fitted, prepared.X, prepared.y, test, train)
@@ -529,12 +538,9 @@ def _finish_and_score(prepared, member, result, split, train, test, fit_time, sc
     return out
 
 
-def _failed(scorer, error_score, return_train_score, n_test, fit_time):
-    """The result of a fit that raised, as ``_fit_and_score`` records it."""
-    if hasattr(scorer, "_scorers"):  # several metrics
-        scores = {name: error_score for name in scorer._scorers}
-    else:
-        scores = error_score
+def _failed(metrics, error_score, return_train_score, n_test, fit_time):
+    """The result of a fit that raised, as ``_fit_and_score`` records it (``metrics``: names of several scorers)."""
+    scores = error_score if metrics is None else {name: error_score for name in metrics}
     out = {"fit_error": format_exc(), "test_scores": scores, "n_test_samples": n_test, "fit_time": fit_time,
            "score_time": 0.0}
     if return_train_score:

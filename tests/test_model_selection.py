@@ -198,6 +198,9 @@ def test_grid_search_results_equal_gridsearchcv(scoring, refit, digits):
     theirs = GridSearchCV(estimator, grid, **kwargs).fit(X, y)
     assert_same_results(ours, theirs)
     assert ours.cv_results_["batched"].all() and set(ours.cv_results_["not_batched_because"]) == {""}
+    assert type(ours.scorer_) is type(theirs.scorer_) and ours.multimetric_ == theirs.multimetric_
+    if isinstance(theirs.scorer_, dict):
+        assert list(ours.scorer_) == list(theirs.scorer_)
     if refit:
         np.testing.assert_array_equal(ours.predict_proba(X), theirs.predict_proba(X))
         assert ours.best_score_ == theirs.best_score_ and type(ours.best_estimator_) is SNNClassifier
