@@ -408,7 +408,18 @@ def _rebuild(metadata, state_dict):
         "scaler": _decode(metadata["scaler"]),
         "attributes": {key: _decode(value) for key, value in metadata["attributes"].items()},
     }
-    return ESTIMATORS[name].from_fitted_state(state, state_dict)
+    return ESTIMATORS[name].from_fitted_state(_with_settings_added_since(state), state_dict)
+
+
+def _with_settings_added_since(state):
+    """A file's state with the settings added after it was written, set to what the model did then.
+
+    Files of pynmsnn 0.1.0 predate ``reset``: their neurons subtract.
+    """
+    network, params = state["network"], state["params"]
+    if isinstance(network, dict) and isinstance(params, dict) and "reset" not in network and "reset" not in params:
+        state = {**state, "network": {**network, "reset": "subtract"}, "params": {**params, "reset": "subtract"}}
+    return state
 
 
 def read_metadata(path):

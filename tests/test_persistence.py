@@ -528,3 +528,18 @@ def test_overwriting_keeps_the_file_permissions(fitted_classifier, tmp_path):
     save(fitted_classifier, path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
     assert os.listdir(tmp_path) == ["model.pnm"]
+
+
+def test_a_file_written_by_pynmsnn_0_1_0_loads_and_predicts_as_it_did():
+    """tests/data holds an iris model saved by pynmsnn 0.1.0 (before ``reset`` existed) and its
+    predict_proba on iris: it loads with reset='subtract', the neuron it had, and predicts the same."""
+    from pathlib import Path
+
+    from sklearn.datasets import load_iris
+
+    data = Path(__file__).parent / "data"
+    model = load(data / "model_format1_v0.1.0.pnm")
+    assert model.reset == "subtract" and model.module_.neuron.reset == "subtract"
+    X, _ = load_iris(return_X_y=True)
+    np.testing.assert_allclose(model.predict_proba(X), np.load(data / "model_format1_v0.1.0_proba.npy"),
+                               rtol=0, atol=1e-6)
