@@ -70,9 +70,9 @@ class LIFParameters:
         Firing threshold, > 0.
     refractory_penalty : float, default=0.0
         How far below rest a spike leaves the membrane, beyond the reset.
-    reset : {'subtract', 'zero'}, default='subtract'
-        After a spike, subtract ``threshold + refractory_penalty`` and keep the
-        excess, or set the membrane to ``-refractory_penalty``.
+    reset : {'zero', 'subtract'}, default='zero'
+        After a spike, set the membrane to ``-refractory_penalty``, or
+        subtract ``threshold + refractory_penalty`` and keep the excess.
     surrogate : str, default='fast_sigmoid'
         The spike's derivative in the backward pass (:mod:`pynmsnn.surrogate`).
     detach_reset : bool, default=False
@@ -89,7 +89,7 @@ class LIFParameters:
     decay: float = 0.9
     threshold: float = 1.0
     refractory_penalty: float = 0.0
-    reset: str = "subtract"
+    reset: str = "zero"
     surrogate: str = "fast_sigmoid"
     detach_reset: bool = False
 
@@ -153,9 +153,9 @@ def lif_step(v, current, neuron):
     --------
     >>> import torch
     >>> from pynmsnn.neurons import LIFParameters, lif_step
-    >>> s, membrane, v = lif_step(torch.tensor([0.8]), torch.tensor([0.6]), LIFParameters(decay=0.5))
-    >>> s.item(), membrane.item(), v.item()
-    (1.0, 1.0, 0.0)
+    >>> s, membrane, v = lif_step(torch.tensor([0.8]), torch.tensor([0.7]), LIFParameters(decay=0.5, reset="subtract"))
+    >>> s.item(), round(membrane.item(), 4), round(v.item(), 4)
+    (1.0, 1.1, 0.1)
     """
     membrane = neuron.decay * v + current  # leak, integrate
     spikes = spike(membrane - neuron.threshold, neuron.surrogate)  # fire
@@ -195,7 +195,7 @@ def lif_reference(current, neuron):
     --------
     >>> import torch
     >>> from pynmsnn.neurons import LIFParameters, lif_reference
-    >>> spikes, membrane = lif_reference(torch.full((4, 1), 0.6), LIFParameters(decay=0.5))
+    >>> spikes, membrane = lif_reference(torch.full((4, 1), 0.6), LIFParameters(decay=0.5, reset="subtract"))
     >>> membrane.flatten()
     tensor([0.6000, 0.9000, 1.0500, 0.6250])
     """
