@@ -60,21 +60,21 @@ def test_nan_in_dataframe_names_column_at_fit_and_predict(frame, fitted_frame):
     X, y = frame
     bad = X.copy()
     bad.loc[5, "b"] = np.nan
-    with pytest.raises(ValueError, match=r"NaN in column 'b' \(rows \[5\]\)"):
+    with pytest.raises(ValueError, match=r"NaN in column 'b' \(rows with index labels \[5\]\)"):
         SNNClassifier(**TINY).fit(bad, y)
-    with pytest.raises(ValueError, match=r"NaN in column 'b' \(rows \[5\]\)"):
+    with pytest.raises(ValueError, match=r"NaN in column 'b' \(rows with index labels \[5\]\)"):
         fitted_frame.predict(bad)
     nullable = X.assign(n=pd.array([1, None] * 20, dtype="Int64"))
-    with pytest.raises(ValueError, match=r"NaN in column 'n' \(rows \[1, 3, 5, 7, 9\]\)"):
+    with pytest.raises(ValueError, match=r"NaN in column 'n' \(rows with index labels \[1, 3, 5, 7, 9\]\)"):
         SNNClassifier(**TINY).fit(nullable, y)
 
 
-def test_row_numbers_count_from_the_start_of_a_large_input(fitted_frame, frame):
-    """Rows are numbered in the whole input, though it is scaled in blocks."""
+def test_row_labels_hold_across_the_blocks_of_a_large_input(fitted_frame, frame):
+    """Rows are named by their index label, though a large input is scaled in blocks."""
     X, _ = frame
     big = pd.concat([X] * 2000, ignore_index=True)  # 80,000 rows: two blocks
     big.loc[70_001, "c"] = np.inf
-    with pytest.raises(ValueError, match=r"infinity in column 'c' \(rows \[70001\]\)"):
+    with pytest.raises(ValueError, match=r"infinity in column 'c' \(rows with index labels \[70001\]\)"):
         fitted_frame.predict(big)
 
 
@@ -268,7 +268,8 @@ def test_numbers_stored_as_text_are_read_as_numbers(frame):
     est = SNNClassifier(**TINY).fit(as_text, y)
     bad = as_text.copy()
     bad.loc[3, "b"] = "n/a"
-    with pytest.raises(ValueError, match=r"Column 'b' held numbers in fit but holds 'n/a' \(row 3\)"):
+    with pytest.raises(ValueError, match=r"Column 'b' held numbers in fit \(dtype object\) but holds 'n/a' "
+                                         r"\(str; dtype object\) in the rows with index labels \[3\]"):
         est.predict(bad)
 
 
