@@ -23,7 +23,7 @@ from sklearn.utils.validation import (
 from ._cpu import cpu_has_native_bf16
 from ._events import event_driven_pays
 from ._malloc import keep_freed_memory
-from ._tabular import TableScaler, check_finite, is_dataframe, non_number_error
+from ._tabular import TableScaler, check_finite, check_table_input, is_dataframe, non_number_error
 from .activity import activity_report, calibrate_firing, check_firing_health
 from .encoders import ENCODERS
 from .network import SpikingNetwork
@@ -67,6 +67,25 @@ def spike_matmul_dtype(precision, device):
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
     return torch.bfloat16 if cpu_has_native_bf16() else None
+
+
+# Far above these values, a parameter is the likely cause when training diverges
+# (inputs are scaled to [0, 1] and weights start below 1): the message names it.
+USUAL_MAXIMUM = {
+    "learning_rate_init": 1.0,
+    "alpha": 1e3,
+    "spike_penalty": 1e3,
+    "threshold": 1e3,
+    "refractory_penalty": 1e3,
+}
+
+
+def _untracked(values):
+    """A torch tensor as a numpy array, detached from autograd and on the CPU; anything else as is."""
+    if not isinstance(values, torch.Tensor):
+        return values
+    tensor = values.detach().cpu()
+    return (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy()
 
 
 def _shorten(names, limit=10):
@@ -120,6 +139,7 @@ class BaseSNN(BaseEstimator):
             )
         first_pass = not hasattr(self, "module_") or (not self.warm_start and not incremental)
         X = self._prepare_X(X, reset=first_pass)
+        y = _untracked(y)
         y = self._check_y(y, n_samples=X.shape[0])
         targets = self._encode_targets(y, reset=first_pass, classes=classes)
         if first_pass:
@@ -159,6 +179,8 @@ class BaseSNN(BaseEstimator):
         scikit-learn: missing, extra or reordered columns are an error that
         says to pass ``X[model.feature_names_in_]``.
         """
+        X = _untracked(X)
+        check_table_input(X, None if reset else getattr(self, "feature_names_in_", None))
         self._check_column_names(X, reset)
         if is_dataframe(X):
             if X.shape[0] == 0:
@@ -187,6 +209,8 @@ class BaseSNN(BaseEstimator):
         try:
             _check_feature_names(self, X, reset=reset)
         except ValueError as error:
+            if not hasattr(self, "feature_names_in_"):
+                raise
             names = list(self.feature_names_in_)
             raise ValueError(
                 f"{error}Pass the columns of fit, in their order: X[model.feature_names_in_], "
@@ -395,14 +419,14 @@ class BaseSNN(BaseEstimator):
         A divergence without a good state (no epoch ever finished) leaves the
         estimator unfitted and raises a ValueError.
         """
-        name, epoch, lr = type(self).__name__, self.n_iter_ + 1, self.learning_rate_init
+        name, epoch = type(self).__name__, self.n_iter_ + 1
         finite_loss = loss is None or np.isfinite(loss)
         what = "its weights became NaN or infinite" if finite_loss else f"its mean loss was {loss}"
         if good_state is None:
+            advice = self._divergence_advice()
             self._forget_fit()
             raise ValueError(
-                f"{name}: training diverged in its first epoch ({what}). Lower "
-                f"learning_rate_init (now {lr:g}), e.g. to {min(lr / 10, 1e-3):g}; the estimator "
+                f"{name}: training diverged in its first epoch ({what}). {advice}; the estimator "
                 "is left unfitted."
             )
         self._restore(good_state)
@@ -415,10 +439,24 @@ class BaseSNN(BaseEstimator):
         else:
             message = (
                 f"{name}: training diverged in epoch {epoch} ({what}); rolled back to the weights "
-                f"of epoch {self.n_iter_}, the last good one, and stopped. Lower "
-                f"learning_rate_init (now {lr:g}) to train further."
+                f"of epoch {self.n_iter_}, the last good one, and stopped. {self._divergence_advice()} "
+                "to train further."
             )
         warnings.warn(message, RuntimeWarning, stacklevel=5)  # at the caller of fit
+
+    def _divergence_advice(self):
+        """What to lower after a divergence: parameters far above their usual range, else the learning rate."""
+        defaults = type(self)().get_params()
+        suspects = [
+            f"{param} (now {getattr(self, param):g}, far above its usual range of at most {maximum:g}; "
+            f"the default is {defaults[param]:g})"
+            for param, maximum in USUAL_MAXIMUM.items()
+            if getattr(self, param, 0.0) > maximum
+        ]
+        if suspects:
+            return "Lower " + " and ".join(suspects)
+        lr = self.learning_rate_init
+        return f"Lower learning_rate_init (now {lr:g}), e.g. to {min(lr / 10, 1e-3):g}"
 
     def _restore(self, state):
         self.module_.load_state_dict(state["module"])

@@ -6,6 +6,7 @@ says what to do; the property tests at the end feed random shapes, dtypes and
 values and check that nothing else ever escapes (no torch error, no crash).
 """
 
+import re
 import warnings
 
 import numpy as np
@@ -498,3 +499,60 @@ def fitted_models():
     frame = pd.DataFrame({"c0": rng.normal(size=30), "c1": ["a", "b", "c"] * 10, "c2": rng.normal(size=30)})
     y = np.arange(30) % 2
     return [SNNClassifier(**TINY).fit(frame, y), SNNClassifier(**TINY).fit(frame[["c0", "c2"]].to_numpy(), y)]
+
+
+# ------------------------------------------------------------------ containers that are not tables
+@pytest.mark.parametrize("make", [SNNClassifier, SNNRegressor])
+def test_torch_tensors_that_require_grad_are_read_as_numbers(data, make):
+    """A tensor that requires grad (X or y) fits and predicts like its numpy values, not a torch error."""
+    import torch
+
+    X, y = data
+    tensor_X = torch.tensor(X, requires_grad=True)
+    tensor_y = torch.tensor(y.astype(float) if make is SNNRegressor else y, requires_grad=make is SNNRegressor)
+    est = make(**TINY).fit(tensor_X, tensor_y)
+    reference = make(**TINY).fit(X, y.astype(float) if make is SNNRegressor else y)
+    np.testing.assert_array_equal(est.predict(tensor_X), reference.predict(X))
+
+
+def test_a_row_as_a_series_says_to_pass_a_one_row_frame(fitted_frame, frame):
+    """frame.iloc[0] is a Series: the error says frame.iloc[[0]], which predicts that row."""
+    X, _ = frame
+    with pytest.raises(ValueError, match=r"a single row; pass a DataFrame of one row: frame\.iloc\[\[i\]\]"):
+        fitted_frame.predict(X.iloc[0])
+    assert fitted_frame.predict(X.iloc[[0]]).tolist() == fitted_frame.predict(X)[:1].tolist()
+    with pytest.raises(ValueError, match=r"pandas Series of 40 values.*X\.to_frame\(\)"):
+        SNNClassifier(**TINY).fit(X["a"], np.arange(40) % 2)
+
+
+def test_a_dict_and_duplicated_columns_are_refused_with_the_fix(fitted_frame, frame):
+    """A dict instead of a DataFrame, or two columns of one name: what to pass instead, in fit and predict."""
+    X, y = frame
+    with pytest.raises(TypeError, match=r"X is a dict; .*pd\.DataFrame\(X\)"):
+        SNNClassifier(**TINY).fit(X.to_dict("list"), y)
+    with pytest.raises(TypeError, match=r"X is a dict"):
+        fitted_frame.predict(X.to_dict("list"))
+    twice = X.set_axis(["a", "b", "a"], axis=1)
+    for call in (lambda: SNNClassifier(**TINY).fit(twice, y), lambda: fitted_frame.predict(twice)):
+        with pytest.raises(ValueError, match=r"duplicated column names \['a'\] \(at positions \[0, 2\]\)"):
+            call()
+
+
+# ------------------------------------------------------------------ training that diverges
+@pytest.mark.parametrize(
+    "param, value",
+    [("alpha", 1e300), ("spike_penalty", 1e300), ("threshold", 1e300), ("refractory_penalty", 1e308)],
+)
+@pytest.mark.parametrize("make", [SNNClassifier, SNNRegressor])
+def test_divergence_names_the_parameter_that_caused_it(data, make, param, value):
+    """A value far out of range that makes training diverge is named, with its usual range and default."""
+    X, y = data
+    est = make(**{**TINY, param: value})
+    default = make().get_params()[param]
+    advice = re.escape(f"Lower {param} (now {value:g}, far above its usual range of at most 1000; the default is {default:g})")
+    with pytest.raises(ValueError, match=rf"diverged in its first epoch .*{advice}") as error:
+        est.fit(X, y)
+    assert "learning_rate_init" not in str(error.value)
+    with pytest.raises(NotFittedError):
+        est.predict(X)
+
