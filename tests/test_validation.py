@@ -556,3 +556,47 @@ def test_divergence_names_the_parameter_that_caused_it(data, make, param, value)
     with pytest.raises(NotFittedError):
         est.predict(X)
 
+
+# ------------------------------------------------------------------ constant and tiny columns
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(value=st.one_of(st.floats(-1e300, 1e300, allow_nan=False), st.sampled_from([0.1, 1 / 3, -7.0, 5e-324])),
+       n_outputs=st.integers(1, 3))
+def test_a_constant_target_is_predicted_exactly(data, value, n_outputs):
+    """A target that never changes is predicted as itself, with no leftover network noise."""
+    X, _ = data
+    y = np.full((len(X), n_outputs), value).squeeze()
+    predictions = SNNRegressor(**TINY).fit(X, y).predict(X * 3.0)
+    assert (predictions == value).all()
+
+
+def test_a_constant_target_column_stays_exact_beside_a_varying_one(data):
+    """In a multi-output target only the constant column is exact; the other is learnt as usual."""
+    X, _ = data
+    y = np.column_stack([np.full(len(X), 0.1), X[:, 0] * 10.0])
+    reg = SNNRegressor(**{**TINY, "max_iter": 60, "hidden_layer_sizes": (16,), "learning_rate_init": 0.02}).fit(X, y)
+    predictions = reg.predict(X)
+    assert (predictions[:, 0] == 0.1).all()
+    assert np.corrcoef(predictions[:, 1], y[:, 1])[0, 1] > 0.8
+
+
+def test_a_target_constant_in_the_first_partial_fit_is_learnt_once_it_varies(data):
+    """partial_fit on a constant chunk, then on varying targets: the model learns them."""
+    X, _ = data
+    reg = SNNRegressor(**{**TINY, "hidden_layer_sizes": (16,), "learning_rate_init": 0.02})
+    reg.partial_fit(X, np.full(len(X), 2.0))
+    assert (reg.predict(X) == 2.0).all()
+    for _ in range(40):
+        reg.partial_fit(X, 2.0 + X[:, 0])
+    assert np.corrcoef(reg.predict(X), X[:, 0])[0, 1] > 0.8
+
+
+@pytest.mark.parametrize("scale", [1e-310, 5e-320])
+def test_a_subnormal_range_feature_still_drives_predictions(data, scale):
+    """Values near 1e-310 are scaled to [0, 1] like any others: predictions follow them."""
+    X, _ = data
+    tiny = X[:, :1] * scale
+    target = X[:, 0]
+    reg = SNNRegressor(**{**TINY, "max_iter": 60, "hidden_layer_sizes": (16,), "learning_rate_init": 0.02})
+    predictions = reg.fit(tiny, target).predict(tiny)
+    assert len(np.unique(predictions)) >= 5  # before, every prediction was the same
+    assert np.corrcoef(predictions, target)[0, 1] > 0.8
