@@ -22,6 +22,7 @@ from sklearn.utils.validation import (
 
 from ._cpu import cpu_has_native_bf16
 from ._events import event_driven_pays
+from ._folding import fold_one_hot
 from ._malloc import keep_freed_memory
 from ._tabular import TableScaler, check_finite, check_table_input, is_dataframe, non_number_error
 from .activity import activity_report, calibrate_firing, check_firing_health
@@ -171,13 +172,15 @@ class BaseSNN(BaseEstimator):
             )
         return sizes
 
-    def _prepare_X(self, X, reset):
+    def _prepare_X(self, X, reset, encoded=False):
         """Validate ``X`` and scale it to [0, 1] (fitting the scaler when ``reset``).
 
         Bad input raises a ValueError or TypeError that names the column, value
         or shape and the fix. DataFrame columns are matched by position, as in
         scikit-learn: missing, extra or reordered columns are an error that
-        says to pass ``X[model.feature_names_in_]``.
+        says to pass ``X[model.feature_names_in_]``. With ``encoded``, returns
+        the scaled numeric columns and the category codes instead of the
+        one-hot matrix (:meth:`TableScaler.encode`).
         """
         X = _untracked(X)
         check_table_input(X, None if reset else getattr(self, "feature_names_in_", None))
@@ -202,7 +205,7 @@ class BaseSNN(BaseEstimator):
                 f"{_shorten(columns)}; pass a DataFrame with the columns of fit, not a "
                 f"{type(X).__name__}."
             )
-        return self._scaler.transform(X)
+        return self._scaler.encode(X) if encoded else self._scaler.transform(X)
 
     def _check_column_names(self, X, reset):
         """scikit-learn's check of DataFrame column names, its message ending with the fix."""
@@ -516,8 +519,16 @@ class BaseSNN(BaseEstimator):
 
     # -------------------------------------------------------------- predict
     def _forward(self, X):
-        """The network's output for ``X`` as a float64 numpy array, in batches."""
-        return self._forward_scaled(self._prepare_X_fitted(X))
+        """The network's output for ``X`` as a float64 numpy array, in batches.
+
+        Wide one-hot blocks are folded into the first layer rather than written
+        out (``pynmsnn/_folding.py``): memory and time grow with the rows, not
+        with rows times categories.
+        """
+        check_is_fitted(self, "module_")
+        numeric, codes = self._prepare_X(X, reset=False, encoded=True)
+        module, inputs = fold_one_hot(self.module_, numeric, codes, self._scaler.category_counts)
+        return self._forward_scaled(inputs, module)
 
     def _keep_freed_memory(self, n_rows, copies):
         """On a CPU, keep the memory a minibatch frees for the next (see ``pynmsnn/_malloc.py``)."""
@@ -526,15 +537,19 @@ class BaseSNN(BaseEstimator):
             values = n_rows * module.n_steps * sum(layer.out_features for layer in module.layers)
             keep_freed_memory(copies * 4 * values)
 
-    def _forward_scaled(self, inputs):
-        """Network output for scaled rows, in fixed-size chunks without autograd."""
-        self.module_.eval()
+    def _forward_scaled(self, inputs, module=None):
+        """Network output for scaled rows, in fixed-size chunks without autograd.
+
+        ``module`` is the network to run, ``module_`` by default (or its folded
+        copy, see :meth:`_forward`).
+        """
+        module = self.module_ if module is None else module
+        module.eval()
         n_rows = inputs.shape[0]
-        outputs = np.empty((n_rows, self.module_.output.out_features))
-        self._set_compute_path()
-        module = self.module_
+        outputs = np.empty((n_rows, module.output.out_features))
+        self._set_compute_path(module)
         if module.infers_event_driven(torch.zeros((1, inputs.shape[1]), device=self._device)):
-            return self._forward_event_driven(inputs, outputs)
+            return self._forward_event_driven(inputs, outputs, module)
         size = predict_chunk_rows(module.n_steps, [layer.out_features for layer in module.layers])
         self._keep_freed_memory(size, copies=3)  # current, membrane, spikes
         chunk = torch.zeros((size, inputs.shape[1]), dtype=torch.float32, device=self._device)
@@ -543,10 +558,10 @@ class BaseSNN(BaseEstimator):
                 rows = inputs[start : start + size]
                 chunk[: len(rows)] = torch.as_tensor(rows)
                 chunk[len(rows) :] = 0.0
-                outputs[start : start + len(rows)] = self.module_(chunk)[: len(rows)].double().cpu().numpy()
+                outputs[start : start + len(rows)] = module(chunk)[: len(rows)].double().cpu().numpy()
         return outputs
 
-    def _forward_event_driven(self, inputs, outputs):
+    def _forward_event_driven(self, inputs, outputs, module):
         """:meth:`_forward_scaled` when the network infers a row at a time (``pynmsnn/_events.py``).
 
         A row's output does not depend on the others, so the rows go in large
@@ -555,7 +570,7 @@ class BaseSNN(BaseEstimator):
         with torch.inference_mode():
             for start in range(0, len(inputs), EVENT_CHUNK_ROWS):
                 rows = torch.as_tensor(inputs[start : start + EVENT_CHUNK_ROWS], dtype=torch.float32)
-                outputs[start : start + len(rows)] = self.module_(rows).double().numpy()
+                outputs[start : start + len(rows)] = module(rows).double().numpy()
         return outputs
 
     def simulate(self, X):
@@ -626,12 +641,13 @@ class BaseSNN(BaseEstimator):
                 stages[:, start : start + len(rows)] = so_far.double().cpu().numpy()
         return stages
 
-    def _set_compute_path(self):
+    def _set_compute_path(self, module=None):
         """Set the module's spike-matmul dtype and whether it infers event-driven.
 
         Resolved at each use, so a model moved to another machine adapts.
+        ``module`` is ``module_`` by default.
         """
-        module = self.module_
+        module = self.module_ if module is None else module
         module.spike_matmul_dtype = spike_matmul_dtype(self.precision, self._device)
         # Event-driven inference where the training data's firing rates say it pays.
         rates = getattr(self, "firing_rates_", None)
