@@ -31,6 +31,7 @@ import numbers
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 __all__ = [
     "TableScaler",
@@ -231,7 +232,7 @@ def check_table_input(X, feature_names=None):
     ...
     TypeError: X is a dict; pass a table instead: pd.DataFrame(X) makes one with a column per key.
     """
-    if isinstance(X, dict):
+    if isinstance(X, dict) and not sparse.issparse(X):  # scipy's dok_matrix is a dict too
         raise TypeError("X is a dict; pass a table instead: pd.DataFrame(X) makes one with a column per key.")
     if isinstance(X, (list, tuple)) and len(X) and isinstance(X[0], dict):
         raise TypeError(

@@ -312,6 +312,13 @@ def test_containers_that_are_not_tables_are_refused_with_the_fix(X, error, messa
         check_table_input(X)
 
 
+def test_a_sparse_dok_matrix_is_not_taken_for_a_dict():
+    """scipy's dok_matrix subclasses dict; it is left to the sparse-input check, not called a dict."""
+    from scipy import sparse
+
+    check_table_input(sparse.dok_matrix(np.eye(3)))
+
+
 def test_a_series_indexed_by_the_columns_of_fit_is_a_row():
     """frame.iloc[i] is one row: the message says frame.iloc[[i]]."""
     row = pd.Series({"a": 1.0, "b": 2.0})
