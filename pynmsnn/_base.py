@@ -451,7 +451,7 @@ class BaseSNN(BaseEstimator):
         """What to lower after a divergence: parameters far above their usual range, else the learning rate."""
         defaults = type(self)().get_params()
         suspects = [
-            f"{param} (now {getattr(self, param):g}, far above its usual range of at most {maximum:g}; "
+            f"{param} (now {getattr(self, param):g}), far above its usual range (at most {maximum:g}; "
             f"the default is {defaults[param]:g})"
             for param, maximum in USUAL_MAXIMUM.items()
             if getattr(self, param, 0.0) > maximum

@@ -17,8 +17,8 @@ numeric terms and the one weight of each category (the other terms, products
 with 0, add nothing); a current scaled by the encoder (``x / 2`` for 'noisy')
 scales the folded values alike.
 
-The folded network is a shallow copy of the fitted one with its first layer
-replaced; the other layers are shared, never modified.
+The folded network is a copy of the fitted one that shares its weights, with
+its first layer replaced; the fitted network is never modified.
 """
 
 import copy
@@ -88,13 +88,14 @@ def _blocks_to_fold(module, category_counts):
 
 
 def _with_first_weight(module, weight):
-    """A shallow copy of ``module`` whose first hidden layer has ``weight`` (same bias)."""
+    """A copy of ``module``, sharing its weights, whose first hidden layer has ``weight`` (same bias)."""
     first = module.hidden[0]
     layer = nn.utils.skip_init(nn.Linear, weight.shape[1], weight.shape[0], device=weight.device,
                                dtype=weight.dtype)
     layer.weight = nn.Parameter(weight, requires_grad=False)
     layer.bias = first.bias
-    folded = copy.copy(module)
-    folded.__dict__["_modules"] = dict(module._modules)  # its own table of layers; the layers are shared
-    folded.hidden = nn.ModuleList([layer, *module.hidden[1:]])
+    # A copy of the module objects that shares every weight (deepcopy finds them in its memo).
+    shared = {id(tensor): tensor for tensor in (*module.parameters(), *module.buffers())}
+    folded = copy.deepcopy(module, shared)
+    folded.hidden[0] = layer
     return folded

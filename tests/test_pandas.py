@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from pynmsnn import SNNClassifier, SNNRegressor
 
@@ -189,3 +190,18 @@ def test_a_wide_categorical_column_with_unseen_values_predicts_as_all_zeros():
     new = X.head(6).assign(shop=pd.Categorical(["zzz", None, "s0001", "yyy", "s0002", None]))
     dense = clf._forward_scaled(clf._scaler.transform(new))
     np.testing.assert_allclose(clf._forward(new), dense, rtol=1e-5, atol=1e-6)
+
+
+def test_folding_leaves_the_fitted_network_as_it_was():
+    """The folded network is a copy: the fitted one keeps its layers, and both share the same weights."""
+    from pynmsnn._folding import fold_one_hot
+
+    X, y = wide_frame(250)
+    clf = SNNClassifier(**{**SMALL, "max_iter": 5}).fit(X, y)
+    before = {name: tensor.clone() for name, tensor in clf.module_.state_dict().items()}
+    first = clf.module_.hidden[0]
+    folded, _ = fold_one_hot(clf.module_, *clf._scaler.encode(X), clf._scaler.category_counts)
+    assert clf.module_.hidden[0] is first and folded.hidden[0] is not first
+    assert folded.output.weight is clf.module_.output.weight and folded.hidden[0].bias is first.bias
+    after = clf.module_.state_dict()
+    assert all(torch.equal(before[name], after[name]) for name in before)

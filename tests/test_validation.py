@@ -549,7 +549,7 @@ def test_divergence_names_the_parameter_that_caused_it(data, make, param, value)
     X, y = data
     est = make(**{**TINY, param: value})
     default = make().get_params()[param]
-    advice = re.escape(f"Lower {param} (now {value:g}, far above its usual range of at most 1000; the default is {default:g})")
+    advice = re.escape(f"Lower {param} (now {value:g}), far above its usual range (at most 1000; the default is {default:g})")
     with pytest.raises(ValueError, match=rf"diverged in its first epoch .*{advice}") as error:
         est.fit(X, y)
     assert "learning_rate_init" not in str(error.value)
