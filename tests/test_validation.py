@@ -591,10 +591,11 @@ def test_a_target_constant_in_the_first_partial_fit_is_learnt_once_it_varies(dat
 
 
 @pytest.mark.parametrize("scale", [1e-310, 5e-320])
-def test_a_subnormal_range_feature_still_drives_predictions(data, scale):
-    """Values near 1e-310 are scaled to [0, 1] like any others: predictions follow them."""
+@pytest.mark.parametrize("constant", [7.5, 1e308], ids=["constant", "huge-constant"])
+def test_a_subnormal_range_feature_still_drives_predictions(data, scale, constant):
+    """Values near 1e-310, beside a constant column, scale to [0, 1] like any others: predictions follow them."""
     X, _ = data
-    tiny = X[:, :1] * scale
+    tiny = np.column_stack([X[:, 0] * scale, np.full(len(X), constant)])
     target = X[:, 0]
     reg = SNNRegressor(**{**TINY, "max_iter": 60, "hidden_layer_sizes": (16,), "learning_rate_init": 0.02})
     predictions = reg.fit(tiny, target).predict(tiny)
