@@ -53,9 +53,10 @@ from sklearn.utils.validation import (
 )
 
 from ._engine import choose_engine
+from ._folding import fold_one_hot
 from ._malloc import keep_freed_memory
 from ._optim import Adam
-from ._tabular import TableScaler, check_finite, is_dataframe, non_number_error
+from ._tabular import TableScaler, check_finite, check_table_input, is_dataframe, non_number_error
 from .activity import activity_report, calibrate_firing, check_firing_health
 from .encoders import ENCODERS
 from .network import SpikingNetwork
@@ -108,6 +109,25 @@ _FIXED_WHEN_CONTINUING = {
     "encoder": "what its inputs mean",
     "readout": "what its outputs mean",
 }
+
+
+# Far above these values, a parameter is the likely cause when training diverges
+# (inputs are scaled to [0, 1] and weights start below 1): the message names it.
+USUAL_MAXIMUM = {
+    "learning_rate_init": 1.0,
+    "alpha": 1e3,
+    "spike_penalty": 1e3,
+    "threshold": 1e3,
+    "refractory_penalty": 1e3,
+}
+
+
+def _untracked(values):
+    """A torch tensor as a numpy array, detached from autograd and on the CPU; anything else as is."""
+    if not isinstance(values, torch.Tensor):
+        return values
+    tensor = values.detach().cpu()
+    return (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy()
 
 
 def _shorten(names, limit=10):
@@ -163,6 +183,7 @@ class BaseSNN(BaseEstimator):
         if not first_pass:
             self._check_continuation(incremental)
         X = self._prepare_X(X, reset=first_pass)
+        y = _untracked(y)
         y = self._check_y(y, n_samples=X.shape[0])
         targets = self._encode_targets(y, reset=first_pass, classes=classes)
         if first_pass:
@@ -193,14 +214,18 @@ class BaseSNN(BaseEstimator):
             )
         return sizes
 
-    def _prepare_X(self, X, reset):
+    def _prepare_X(self, X, reset, encoded=False):
         """Validate ``X`` and scale it to [0, 1] (fitting the scaler when ``reset``).
 
         Bad input raises a ValueError or TypeError that names the column, value
         or shape and the fix. DataFrame columns are matched by position, as in
         scikit-learn: missing, extra or reordered columns are an error that
-        says to pass ``X[model.feature_names_in_]``.
+        says to pass ``X[model.feature_names_in_]``. With ``encoded``, returns
+        the scaled numeric columns and the category codes instead of the
+        one-hot matrix (:meth:`TableScaler.encode`).
         """
+        X = _untracked(X)
+        check_table_input(X, None if reset else getattr(self, "feature_names_in_", None))
         self._check_column_names(X, reset)
         if is_dataframe(X):
             if X.shape[0] == 0:
@@ -222,13 +247,15 @@ class BaseSNN(BaseEstimator):
                 f"{_shorten(columns)}; pass a DataFrame with the columns of fit, not a "
                 f"{type(X).__name__}."
             )
-        return self._scaler.transform(X)
+        return self._scaler.encode(X) if encoded else self._scaler.transform(X)
 
     def _check_column_names(self, X, reset):
         """scikit-learn's check of DataFrame column names, its message ending with the fix."""
         try:
             _check_feature_names(self, X, reset=reset)
         except ValueError as error:
+            if not hasattr(self, "feature_names_in_"):
+                raise
             names = list(self.feature_names_in_)
             raise ValueError(
                 f"{error}Pass the columns of fit, in their order: X[model.feature_names_in_], "
@@ -521,14 +548,14 @@ class BaseSNN(BaseEstimator):
         A divergence without a good state (no epoch ever finished) leaves the
         estimator unfitted and raises a ValueError.
         """
-        name, epoch, lr = type(self).__name__, self.n_iter_ + 1, self.learning_rate_init
+        name, epoch = type(self).__name__, self.n_iter_ + 1
         finite_loss = loss is None or np.isfinite(loss)
         what = "its weights became NaN or infinite" if finite_loss else f"its mean loss was {loss}"
         if good_state is None:
+            advice = self._divergence_advice()
             self._forget_fit()
             raise ValueError(
-                f"{name}: training diverged in its first epoch ({what}). Lower "
-                f"learning_rate_init (now {lr:g}), e.g. to {min(lr / 10, 1e-3):g}; the estimator "
+                f"{name}: training diverged in its first epoch ({what}). {advice}; the estimator "
                 "is left unfitted."
             )
         self._restore(good_state)
@@ -541,10 +568,24 @@ class BaseSNN(BaseEstimator):
         else:
             message = (
                 f"{name}: training diverged in epoch {epoch} ({what}); rolled back to the weights "
-                f"of epoch {self.n_iter_}, the last good one, and stopped. Lower "
-                f"learning_rate_init (now {lr:g}) to train further."
+                f"of epoch {self.n_iter_}, the last good one, and stopped. {self._divergence_advice()} "
+                "to train further."
             )
         warnings.warn(message, RuntimeWarning, stacklevel=5)  # at the caller of fit
+
+    def _divergence_advice(self):
+        """What to lower after a divergence: parameters far above their usual range, else the learning rate."""
+        defaults = type(self)().get_params()
+        suspects = [
+            f"{param} (now {getattr(self, param):g}), far above its usual range (at most {maximum:g}; "
+            f"the default is {defaults[param]:g})"
+            for param, maximum in USUAL_MAXIMUM.items()
+            if getattr(self, param, 0.0) > maximum
+        ]
+        if suspects:
+            return "Lower " + " and ".join(suspects)
+        lr = self.learning_rate_init
+        return f"Lower learning_rate_init (now {lr:g}), e.g. to {min(lr / 10, 1e-3):g}"
 
     def _restore(self, state):
         self.module_.load_state_dict(state["module"])
@@ -604,8 +645,16 @@ class BaseSNN(BaseEstimator):
 
     # -------------------------------------------------------------- predict
     def _forward(self, X):
-        """The network's output for ``X`` as a float64 numpy array, in batches."""
-        return self._forward_scaled(self._prepare_X_fitted(X))
+        """The network's output for ``X`` as a float64 numpy array, in batches.
+
+        Wide one-hot blocks are folded into the first layer rather than written
+        out (``pynmsnn/_folding.py``): memory and time grow with the rows, not
+        with rows times categories.
+        """
+        check_is_fitted(self, "module_")
+        numeric, codes = self._prepare_X(X, reset=False, encoded=True)
+        module, inputs = fold_one_hot(self.module_, numeric, codes, self._scaler.category_counts)
+        return self._forward_scaled(inputs, module)
 
     def _keep_freed_memory(self, n_rows, copies):
         """On a CPU, keep the memory a minibatch frees for the next (see ``pynmsnn/_malloc.py``)."""
@@ -614,15 +663,20 @@ class BaseSNN(BaseEstimator):
             values = n_rows * module.n_steps * sum(layer.out_features for layer in module.layers)
             keep_freed_memory(copies * 4 * values)
 
-    def _forward_scaled(self, inputs):
-        """Network output for scaled rows, in fixed-size chunks without autograd."""
-        self.module_.eval()
+    def _forward_scaled(self, inputs, module=None):
+        """Network output for scaled rows, in fixed-size chunks without autograd.
+
+        ``module`` is the network to run, ``module_`` by default (or its folded
+        copy, see :meth:`_forward`).
+        """
+        module = self.module_ if module is None else module
+        module.eval()
         n_rows = inputs.shape[0]
-        outputs = np.empty((n_rows, self.module_.output.out_features))
-        module = self.module_
+        outputs = np.empty((n_rows, module.output.out_features))
+        # The folded copy has module_'s hidden layers and neurons: the same engine.
         engine = self.compute_engine()
         if engine.inference == "event":
-            return self._forward_event_driven(inputs, outputs, engine)
+            return self._forward_event_driven(inputs, outputs, module, engine)
         size = predict_chunk_rows(module.n_steps, [layer.out_features for layer in module.layers])
         self._keep_freed_memory(size, copies=3)  # current, membrane, spikes
         chunk = torch.zeros((size, inputs.shape[1]), dtype=torch.float32, device=self._device)
@@ -634,7 +688,7 @@ class BaseSNN(BaseEstimator):
                 outputs[start : start + len(rows)] = module(chunk, engine=engine)[: len(rows)].double().cpu().numpy()
         return outputs
 
-    def _forward_event_driven(self, inputs, outputs, engine):
+    def _forward_event_driven(self, inputs, outputs, module, engine):
         """:meth:`_forward_scaled` when the network infers a row at a time (``pynmsnn/_events.py``).
 
         A row's output does not depend on the others, so the rows go in large
@@ -643,7 +697,7 @@ class BaseSNN(BaseEstimator):
         with torch.inference_mode():
             for start in range(0, len(inputs), EVENT_CHUNK_ROWS):
                 rows = torch.as_tensor(inputs[start : start + EVENT_CHUNK_ROWS], dtype=torch.float32)
-                outputs[start : start + len(rows)] = self.module_(rows, engine=engine).double().numpy()
+                outputs[start : start + len(rows)] = module(rows, engine=engine).double().numpy()
         return outputs
 
     def simulate(self, X):

@@ -183,6 +183,8 @@ def _read_csv(path):
         raise CommandError(f"cannot read {path!r} as CSV: {_one_line(error)}") from None
     if frame.empty:
         raise CommandError(f"{path!r} has a header but no data rows")
+    # Rows are named in errors by their line in the file (line 1 is the header).
+    frame.index = pd.RangeIndex(2, len(frame) + 2, name="CSV line")
     return frame
 
 
@@ -192,7 +194,7 @@ def _split_target(frame, target, path):
     y = frame[target]
     missing = y.isna().to_numpy().nonzero()[0]
     if len(missing):
-        lines = ", ".join(str(i + 2) for i in missing[:5])  # line 1 is the header
+        lines = ", ".join(str(line) for line in y.index[missing[:5]])
         raise CommandError(
             f"target column {target!r} has {len(missing)} missing value(s) (CSV lines {lines}); "
             "drop those rows or fill them in"

@@ -654,13 +654,20 @@ class SNNRegressor(RegressorMixin, BaseSNN):
             self._y_is_1d = y.ndim == 1 or y.shape[1] == 1
             self.n_outputs_ = y2d.shape[1]
             self._y_mean, std = mean_std(y2d)
-            self._y_scale = np.where(std > 0, std, 1.0)
+            # A constant target is predicted exactly: its value, times a scale of 0 for the network.
+            constant = (y2d == y2d[:1]).all(axis=0)
+            self._y_mean = np.where(constant, y2d[0], self._y_mean)
+            self._y_scale = np.where(constant, 0.0, np.where(std > 0, std, 1.0))
         elif y2d.shape[1] != self.n_outputs_:
             raise ValueError(
                 f"y has {y2d.shape[1]} target(s) but the model was fitted with {self.n_outputs_}."
             )
+        else:  # a target constant so far that now varies is learnt from here on, in its units
+            varies = (self._y_scale == 0) & (y2d != self._y_mean).any(axis=0)
+            self._y_scale = np.where(varies, 1.0, self._y_scale)
+        scale = np.where(self._y_scale > 0, self._y_scale, 1.0)
         # Halves: the same numbers as (y - mean) / scale, without overflow near 1e308.
-        return ((y2d * 0.5 - self._y_mean * 0.5) / (self._y_scale * 0.5)).astype(np.float32)
+        return ((y2d * 0.5 - self._y_mean * 0.5) / (scale * 0.5)).astype(np.float32)
 
     def _n_outputs(self, targets):
         return self.n_outputs_

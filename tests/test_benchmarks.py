@@ -169,3 +169,18 @@ def test_predict_note_names_the_timings_and_firing_rates():
     assert "10,000 rows of a test network (2 torch threads)" in note
     assert "scaling 1.2 ms" in note and "40.5 ms event-driven" in note and "63.1 ms on the dense path" in note
     assert "21%, 9% of their steps" in note
+
+
+def test_encoding_benchmark_measures_each_table_on_the_same_rows(tmp_path):
+    """bench_encoding: the numeric table first, then the categorical ones, each with its inputs and times."""
+    run_script("bench_encoding", "--rows", 3000, "--categories", 400, "--fit-rows", 1000,
+               "--output-dir", tmp_path, timeout=300)
+    report = json.loads((tmp_path / "encoding.json").read_text())
+    results = report["results"]
+    assert [r["table"] for r in results] == ["numeric", "category", "object"]
+    assert all(r["rows"] == 3000 and len(r["predict_times_s"]) == 3 for r in results)
+    assert results[0]["categories"] == 0 and results[0]["network_inputs"] == 1
+    # The two categorical tables hold the same values: the same one-hot inputs, one per value seen in fit.
+    assert results[1]["network_inputs"] == results[2]["network_inputs"]
+    assert 300 < results[1]["network_inputs"] <= 400
+    assert "vs numeric" in (tmp_path / "encoding.rst").read_text()

@@ -181,6 +181,8 @@ def test_errors_are_one_line(name, runs):
         (["fit", "iris.csv", "--target", "species", "--test-size", "1.5"], "--test-size"),
         (["fit", "iris.csv", "--target", "species", "--model", "nowhere/m.pnm"], "does not exist"),
         (["fit", "gappy.csv", "--target", "y"], "2 missing value(s) (CSV lines 3, 5)"),
+        (["fit", "holes.csv", "--target", "y"], "NaN in column 'x' (rows with CSV line [13])"),
+        (["fit", "words.csv", "--target", "y"], "'unknown' (1 row), which are not numbers (rows with CSV line [7])"),
         (["fit", "iris.csv"], "required: --target"),
         (["predict", "houses.pnm", "iris.csv"], "lacks column(s) 'area', 'age', 'kind'"),
         (["predict", "houses.pnm", "houses.csv", "--proba"], "--proba needs a classifier"),
@@ -192,6 +194,11 @@ def test_more_errors_in_process(args, expected, runs, folder, capsys, monkeypatc
     """Each bad input gives exit status != 0 and one clear line on stderr (in-process: fast)."""
     monkeypatch.chdir(folder)
     (folder / "gappy.csv").write_text("x,y\n1,a\n2,\n3,b\n4,\n")
+    # Line 13 of holes.csv lacks x, line 7 of words.csv says 'unknown': the lines of the file,
+    # though fit sees the rows in the shuffled order of its train/test split.
+    rows = [f"{i},{'ab'[i % 2]}" for i in range(20)]
+    (folder / "holes.csv").write_text("\n".join(["x,y", *rows[:11], ",a", *rows[12:]]) + "\n")
+    (folder / "words.csv").write_text("\n".join(["x,y", *rows[:5], "unknown,a", *rows[6:]]) + "\n")
     assert main(args) != 0
     err = capsys.readouterr().err
     assert "Traceback" not in err

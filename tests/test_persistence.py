@@ -115,6 +115,19 @@ def test_dataframe_with_categorical_columns_and_typed_labels(labels, frame, iris
     assert np.array_equal(loaded.predict(odd), est.predict(odd))
 
 
+def test_a_loaded_model_matches_categories_by_value(frame, iris, tmp_path):
+    """Categories saved as JSON come back by value: a bool column given as 0/1 and integer
+    categories given as floats predict as they did before saving."""
+    _, y = iris
+    typed = frame.assign(level=pd.Categorical((frame["petal length (cm)"] > 4.0).astype(int) + 1))
+    est = SNNClassifier(**FAST).fit(typed, y)
+    loaded = _round_trip(est, tmp_path)
+    drifted = typed.assign(flag=typed["flag"].astype(int), level=typed["level"].astype(float))
+    np.testing.assert_array_equal(loaded.predict_proba(drifted), est.predict_proba(typed))
+    with pytest.raises(ValueError, match=r"Column 'flag' held booleans in fit .* holds 2 \(int"):
+        loaded.predict(typed.assign(flag=typed["flag"].astype(int) * 2))
+
+
 def test_bool_labels(frame, tmp_path):
     """Boolean labels come back as booleans."""
     labels = (frame["petal length (cm)"] > 4.0).to_numpy()
