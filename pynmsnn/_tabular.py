@@ -80,7 +80,10 @@ _KIND_ORDER = {"bool": 0, "number": 1, "text": 2}
 
 
 #: The fitted attributes of a :class:`TableScaler`, what :meth:`TableScaler.get_state` gives.
-SCALER_STATE = ("names_", "numeric_", "categorical_", "categories_", "min_", "scale_")
+SCALER_STATE = ("names_", "numeric_", "categorical_", "categories_", "min_", "scale_", "dtypes_", "unit_")
+# Fields that files of pynmsnn 0.1.0 do not have, and how from_state fills them: the
+# dtypes as those files' categories were matched (numbers, and text), and no rescaling.
+_STATE_ADDED_SINCE_0_1 = ("dtypes_", "unit_")
 
 
 def is_dataframe(X):
@@ -775,6 +778,7 @@ class TableScaler:
             not finite; the message names it.
         """
         _check_state_keys(state)
+        state = _with_fields_added_since_0_1(state)
         scaler = cls()
         scaler.names_ = _string_list(state["names_"], "names_")
         scaler.numeric_ = _index_list(state["numeric_"], "numeric_")
@@ -790,6 +794,13 @@ class TableScaler:
         scaler.scale_ = _finite_vector(state["scale_"], "scale_", n_numeric)
         if (scaler.scale_ < 0).any():
             raise ValueError(f"the input scaling's scale_ holds negative values {scaler.scale_.tolist()}.")
+        scaler.dtypes_ = _string_list(state["dtypes_"], "dtypes_")
+        if len(scaler.dtypes_) != len(scaler.names_):
+            raise ValueError(f"the input scaling's dtypes_ has {len(scaler.dtypes_)} entries for "
+                             f"{len(scaler.names_)} columns.")
+        scaler.unit_ = _finite_vector(state["unit_"], "unit_", n_numeric)
+        if (scaler.unit_ <= 0).any():
+            raise ValueError(f"the input scaling's unit_ must be positive, got {scaler.unit_.tolist()}.")
         return scaler
 
     @property
@@ -868,10 +879,23 @@ class TableScaler:
         return np.clip(scaled, 0.0, 1.0, out=scaled)
 
 
+def _with_fields_added_since_0_1(state):
+    """``state`` with the fields a file of pynmsnn 0.1.0 lacks filled in as that version worked."""
+    if all(name in state for name in _STATE_ADDED_SINCE_0_1):
+        return state
+    numeric = state["numeric_"]
+    n_columns = len(state["names_"]) if isinstance(state["names_"], (list, tuple, np.ndarray)) else 0
+    filled = {
+        "dtypes_": ["float64" if j in numeric else "object" for j in range(n_columns)],
+        "unit_": np.ones(len(numeric) if isinstance(numeric, (list, tuple, np.ndarray)) else 0),
+    }
+    return {**filled, **state}
+
+
 def _check_state_keys(state):
     if not isinstance(state, dict):
         raise ValueError(f"the input scaling must be a dict of {list(SCALER_STATE)}, got {type(state).__name__}.")
-    missing = [name for name in SCALER_STATE if name not in state]
+    missing = [name for name in SCALER_STATE if name not in state and name not in _STATE_ADDED_SINCE_0_1]
     unknown = sorted(set(state) - set(SCALER_STATE))
     if missing or unknown:
         raise ValueError(
