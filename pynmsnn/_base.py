@@ -21,6 +21,7 @@ from sklearn.utils.validation import (
 )
 
 from ._cpu import cpu_has_native_bf16
+from ._engine_info import warn_if_kernel_missing
 from ._events import event_driven_pays
 from ._malloc import keep_freed_memory
 from ._tabular import TableScaler, check_finite, is_dataframe, non_number_error
@@ -113,6 +114,7 @@ class BaseSNN(BaseEstimator):
     def _fit(self, X, y, incremental=False, classes=None):
         """Fit on ``(X, y)``: a full fit, or one more epoch when ``incremental``."""
         self._validate_params()
+        warn_if_kernel_missing(self.device)
         self._check_hidden_layer_sizes()
         if y is None:
             raise ValueError(
