@@ -2,13 +2,15 @@
 # Install pynmsnn and its test tools; safe to run again.
 #   bash setup.sh                      package + test extras
 #   bash setup.sh test,bench           also the benchmark's peers (snnTorch)
-#   bash setup.sh run pynmsnn demo     install, then run a command with the installed package
+#   bash setup.sh run pynmsnn demo     install, then run a command (in the folder it was
+#                                      called from) with the installed package
 #   bash setup.sh test,bench run python benchmarks/bench_engine.py
 # It installs into the virtual environment that is active, or else into .venv,
 # which it makes with python3 (or $PYTHON): Debian's and Ubuntu's own Python
 # refuses pip installs (PEP 668). torch comes from pip's package index, or from
 # $TORCH_INDEX_URL (https://download.pytorch.org/whl/cpu: the CPU build on Linux).
 set -euo pipefail
+CALLER_DIR=$PWD
 cd "$(dirname "$0")"
 HERE=$PWD
 PYTHON=${PYTHON:-python3}
@@ -32,7 +34,9 @@ fi
 STAMP=".setup-done-${EXTRAS//,/-}"
 
 command -v "$PYTHON" >/dev/null 2>&1 ||
-    fail "no '$PYTHON' on PATH; install Python 3.9 or newer (Debian/Ubuntu: sudo apt install python3 python3-venv)"
+    fail "no '$PYTHON' on PATH; install Python 3.10 or newer (Debian/Ubuntu: sudo apt install python3 python3-venv)"
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' ||
+    fail "pynmsnn needs Python 3.10 or newer, and '$PYTHON' is $("$PYTHON" -V 2>&1); point PYTHON at a newer one: PYTHON=/path/to/python3 bash setup.sh"
 
 # Whether a Python is an environment of the user's own: a virtual environment,
 # or the conda environment that is active.
@@ -52,7 +56,7 @@ make_venv() {
     if has_torch "$PYTHON"; then
         site="--system-site-packages"
     fi
-    say "making a virtual environment in .venv with $("$PYTHON" -c 'import sys; print(sys.executable)') $site"
+    say "making a virtual environment in .venv with $("$PYTHON" -c 'import sys; print(sys.executable)')${site:+, seeing its torch ($site)}"
     if ! "$PYTHON" -m venv $site .venv; then
         rm -rf .venv
         fail "'$PYTHON -m venv' failed; on Debian/Ubuntu install python3-venv (sudo apt install python3-venv), then run bash setup.sh again"
@@ -131,6 +135,7 @@ if [ $# -gt 0 ]; then
     if [ "$ENV_DIR" = "$HERE/.venv" ]; then
         export VIRTUAL_ENV="$ENV_DIR"
     fi
+    cd "$CALLER_DIR"
     exec "$@"
 fi
 if [ "$ENV_DIR" = "$HERE/.venv" ]; then

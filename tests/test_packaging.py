@@ -68,7 +68,7 @@ def test_wheel_holds_the_kernel_and_license_and_runs_the_demo(source):
         metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert any(re.fullmatch(r"pynmsnn/_cscan\..+\.(so|pyd)", name) for name in names), names
     assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names)
-    assert "License-Expression: MIT" in metadata and "Requires-Python: >=3.9" in metadata
+    assert "License-Expression: MIT" in metadata and "Requires-Python: >=3.10" in metadata
     requires = re.findall(r"^Requires-Dist: ([A-Za-z0-9_.-]+)(.*)$", metadata, re.M)
     core = {name for name, rest in requires if "extra ==" not in rest}
     assert core == {"torch", "numpy", "pandas", "scipy", "scikit-learn", "matplotlib", "tqdm"}

@@ -57,7 +57,8 @@ def refused(tmp_path_factory):
     repo = copy_source(folder / "repo")
     env = clean_environment([str(bin_folder)])
     first = setup_sh(repo, "run", "pynmsnn", "demo", env=env)  # README's first command, word for word
-    again = setup_sh(repo, "run", "python", "-c", "import sys; print('prefix', sys.prefix)", env=env)
+    again = setup_sh(repo, "run", "python", "-c", "import os, sys; print('prefix', sys.prefix); print('cwd', os.getcwd())",
+                     env=env)
     return repo, log, first, again
 
 
@@ -73,10 +74,11 @@ def test_readmes_first_command_makes_a_venv_and_builds_the_kernel(refused):
 
 
 def test_a_second_run_is_quick_and_runs_commands_in_the_venv(refused):
-    """Run again, setup.sh installs nothing and ``run`` finds the venv's python first on PATH."""
+    """Run again, setup.sh installs nothing; ``run`` finds the venv's python first on PATH, in the caller's folder."""
     repo, _, _, again = refused
     assert "installing" not in again
     assert f"prefix {repo / '.venv'}" in again
+    assert f"cwd {repo.parent}" in again
 
 
 def test_inside_an_activated_environment_without_a_compiler(refused, tmp_path):
