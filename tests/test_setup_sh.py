@@ -56,7 +56,7 @@ def refused(tmp_path_factory):
     python3.chmod(0o755)
     repo = copy_source(folder / "repo")
     env = clean_environment([str(bin_folder)])
-    first = setup_sh(repo, "run", "pynmsnn", "demo", env=env)  # README's first command, word for word
+    first = setup_sh(repo, "run", "pynmsnn", "demo", "--max-iter", "3", env=env)  # README's first command, shortened
     again = setup_sh(repo, "run", "python", "-c", "import os, sys; print('prefix', sys.prefix); print('cwd', os.getcwd())",
                      env=env)
     return repo, log, first, again
