@@ -53,6 +53,7 @@ from sklearn.utils.validation import (
 )
 
 from ._engine import choose_engine
+from ._engine_info import warn_if_kernel_missing
 from ._folding import fold_one_hot
 from ._malloc import keep_freed_memory
 from ._optim import Adam
@@ -175,6 +176,7 @@ class BaseSNN(BaseEstimator):
     def _fit(self, X, y, incremental=False, classes=None):
         """Fit on ``(X, y)``: a full fit, or one more epoch when ``incremental``."""
         self.check_params()
+        warn_if_kernel_missing(self.device)
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."

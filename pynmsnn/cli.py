@@ -4,7 +4,7 @@
 
     pynmsnn fit data.csv --target species [--model iris.pnm] [--report metrics.json] [options]
     pynmsnn predict iris.pnm new.csv [--output predictions.csv] [--proba]
-    pynmsnn info iris.pnm
+    pynmsnn info [iris.pnm]
     pynmsnn demo
 
 ``fit`` reads a CSV, tells classification from regression by the target
@@ -13,7 +13,8 @@ column, holds out a test split to measure the model, fits an
 and saves it with :func:`pynmsnn.save`. Every estimator parameter is an option
 (``--hidden-layer-sizes 64,32 --n-steps 25 ...``), made from the estimators'
 own parameters. ``predict`` writes predictions for a CSV, ``info`` describes a
-saved model and ``demo`` fits the digits dataset and reports.
+saved model, or without one the engine paths that run on this machine, and
+``demo`` fits the digits dataset and reports.
 
 A problem with the input (a missing file or column, a bad option, a file that
 is not a model) is reported as one line, ``pynmsnn: error: ...``, with a
@@ -386,6 +387,11 @@ def _predict(args):
 
 
 def _info(args):
+    if args.model is None:
+        from ._engine_info import engine_report
+
+        print(engine_report())
+        return 0
     from .persistence import read_metadata
 
     est = _load_model(args.model)  # a full load: info only describes files that load
@@ -471,8 +477,11 @@ def build_parser():
     predict.add_argument("--proba", action="store_true", help="add a probability column per class (classifiers)")
     predict.set_defaults(run=_predict)
 
-    info = commands.add_parser("info", help="describe a saved model")
-    info.add_argument("model", help="a model file written by 'pynmsnn fit' or pynmsnn.save")
+    info = commands.add_parser("info", help="describe a saved model, or this machine's engine paths",
+                               description="Describe a saved model; without one, list the engine paths "
+                               "that run on this machine (the C kernel, event-driven prediction, bfloat16, "
+                               "int8, CUDA) and why the others do not.")
+    info.add_argument("model", nargs="?", help="a model file written by 'pynmsnn fit' or pynmsnn.save")
     info.set_defaults(run=_info)
 
     demo = commands.add_parser("demo", help="fit SNNClassifier on the digits dataset and report")
