@@ -52,9 +52,11 @@ def test_snntorch_network_computes_pynmsnn_forward():
     """With snnTorch's immediate reset, the reference network equals pynmsnn's, weight for weight."""
     pytest.importorskip("snntorch")
     from pynmsnn.network import SpikingNetwork
+    from pynmsnn.neurons import LIFParameters
 
     bench = load_benchmark("bench_engine")
-    ours = SpikingNetwork(8, (16, 12), 4, n_steps=25, generator=torch.Generator().manual_seed(0))
+    neuron = LIFParameters(decay=bench.DECAY, threshold=bench.THRESHOLD, reset=bench.RESET)
+    ours = SpikingNetwork(8, (16, 12), 4, n_steps=25, neuron=neuron, generator=torch.Generator().manual_seed(0))
     theirs = bench.build_snntorch_network(8, (16, 12), 4, n_steps=25, immediate_reset=True)
     with torch.no_grad():
         for their_layer, our_layer in zip([*theirs.linears, theirs.readout], ours.layers):
