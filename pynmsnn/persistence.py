@@ -387,7 +387,8 @@ def _check_version(path, version, written_by):
     if version == FORMAT_VERSION:
         return
     if isinstance(version, int) and version > FORMAT_VERSION:
-        advice = "upgrade pynmsnn (pip install --upgrade pynmsnn) to load it"
+        advice = (f"load it with the pynmsnn that wrote it ({written_by}), installed from that version's "
+                  "source with bash setup.sh, or refit the model with this one")
     else:
         advice = f"load it with pynmsnn {written_by} and save it again, or refit the model"
     raise ValueError(

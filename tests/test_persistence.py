@@ -303,7 +303,7 @@ def _rewrite_metadata(source, target, **changes):
 
 @pytest.mark.parametrize(
     "version, advice",
-    [(FORMAT_VERSION + 1, "upgrade pynmsnn"), (0, "load it with pynmsnn 0.0.9 and save it again")],
+    [(FORMAT_VERSION + 1, "load it with the pynmsnn that wrote it"), (0, "load it with pynmsnn 0.0.9 and save it again")],
 )
 def test_other_format_version_is_explained(version, advice, fitted_classifier, tmp_path):
     """A newer or older file says which format it has, which this version reads, and what to do."""
