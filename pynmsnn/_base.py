@@ -45,12 +45,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import (
-    _check_feature_names,
-    _check_n_features,
-    check_array,
-    check_is_fitted,
-)
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._engine import choose_engine
 from ._malloc import keep_freed_memory
@@ -79,22 +74,185 @@ def predict_chunk_rows(n_steps, widths):
     return int(min(4096, max(64, rows)))
 
 
+# What a CUDA device may be called: 'cuda' or 'cuda:N'.
+_CUDA_NAME = re.compile(r"^cuda(:(\d+))?$")
+DEVICE_WORDS = ("auto", "cpu", "cuda")
+
+
+def check_device(device, owner):
+    """The ``device`` parameter as text ('auto', 'cpu', 'cuda' or 'cuda:N'), or a ValueError naming it.
+
+    ``owner`` is the class name the message names, as scikit-learn's parameter errors do.
+    """
+    text = str(device) if isinstance(device, torch.device) else device
+    if isinstance(text, str) and (text in DEVICE_WORDS or _CUDA_NAME.match(text)):
+        return text
+    raise ValueError(
+        f"The 'device' parameter of {owner} must be 'auto', 'cpu', 'cuda', 'cuda:N' (N the index "
+        f"of a GPU) or a torch.device of type 'cpu' or 'cuda'. Got {device!r} instead."
+    )
+
+
 def resolve_device(device):
-    """Turn the ``device`` parameter into a ``torch.device``."""
-    if device == "auto":
+    """Turn the ``device`` parameter into a ``torch.device``, or say why that GPU cannot be used.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    text = check_device(device, "the estimator")
+    if text == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
+    if text == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
         raise ValueError(
-            "device='cuda' was asked for but torch sees no CUDA GPU "
+            f"device={text!r} was asked for but torch sees no CUDA GPU "
             f"(torch {torch.__version__}); use device='auto' or device='cpu'."
         )
-    return torch.device(device)
+    index = _CUDA_NAME.match(text).group(2)
+    count = torch.cuda.device_count()
+    if index is not None and int(index) >= count:
+        raise ValueError(
+            f"device={text!r} names GPU {index}, but torch sees {count} CUDA GPU(s), numbered 0 to "
+            f"{count - 1}; pass one of those, or device='cuda' for the current one."
+        )
+    return torch.device(text)
 
 
 def fitted_device(device):
-    """Where a fitted model runs after pickling or loading: CUDA when ``device`` allows and torch sees one."""
-    wants_gpu = device != "cpu" and torch.cuda.is_available()
-    return torch.device("cuda" if wants_gpu else "cpu")
+    """Where a fitted model runs after pickling or loading.
+
+    The GPU that ``device`` names when torch sees it, else the current CUDA GPU
+    when ``device`` is not the CPU and torch sees one, else the CPU.
+    """
+    text = str(device) if isinstance(device, torch.device) else device
+    found = _CUDA_NAME.match(text) if isinstance(text, str) else None
+    if text == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu")
+    if found and found.group(2) is not None and int(found.group(2)) < torch.cuda.device_count():
+        return torch.device(text)
+    return torch.device("cuda")
+
+
+def check_sample_weight(sample_weight, n_samples):
+    """``sample_weight`` as ``n_samples`` finite, non-negative float64 weights, not all zero; None stays None.
+
+    A single number weighs every row alike.
+    """
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, Real) and not isinstance(sample_weight, (bool, np.bool_)):
+        weights = np.full(n_samples, float(sample_weight))
+    else:
+        weights = check_array(sample_weight, ensure_2d=False, dtype=np.float64, ensure_all_finite=False,
+                              input_name="sample_weight")
+        if weights.ndim != 1 or len(weights) != n_samples:
+            raise ValueError(
+                f"sample_weight has shape {weights.shape}, but X has {n_samples} rows; pass one weight "
+                f"per row, an array of shape ({n_samples},)."
+            )
+    bad = np.flatnonzero(~np.isfinite(weights) | (weights < 0))
+    if len(bad):
+        raise ValueError(
+            f"sample_weight must be finite and non-negative, but row(s) {bad[:5].tolist()} hold "
+            f"{weights[bad[:5]].tolist()}{' and more' if len(bad) > 5 else ''}."
+        )
+    if not (weights > 0).any():
+        raise ValueError(
+            "sample_weight is zero for every row, so there is nothing to learn from; "
+            "give at least one row a positive weight."
+        )
+    return weights
+
+
+def take_rows(X, rows):
+    """The rows ``rows`` of an array or DataFrame."""
+    return X.iloc[rows] if is_dataframe(X) else X[rows]
+
+
+# Odd 64-bit multipliers of the row hash of merge_rows, drawn once from a fixed seed.
+_HASH_MULTIPLIERS = np.random.default_rng(15).integers(
+    0, np.iinfo(np.uint64).max, size=4096, dtype=np.uint64, endpoint=True) | np.uint64(1)
+
+
+def _row_hashes(keys):
+    """A 64-bit hash of each row of a uint32 array: the sum of its values times fixed odd multipliers."""
+    n, width = keys.shape
+    multipliers = np.resize(_HASH_MULTIPLIERS, width) ^ np.arange(width, dtype=np.uint64)
+    hashes = np.empty(n, dtype=np.uint64)
+    step = max(1, 2**20 // max(width, 1))
+    for start in range(0, n, step):  # in blocks, so that the uint64 copy stays small
+        block = keys[start : start + step].astype(np.uint64)
+        block *= multipliers
+        hashes[start : start + step] = block.sum(axis=1)
+    return hashes
+
+
+def target_codes(y):
+    """One integer per row, equal for rows of equal targets (labels, or rows of a 2-D target)."""
+    y = np.asarray(y)
+    if y.ndim == 1:
+        return np.unique(y, return_inverse=True)[1].astype(np.int64)
+    return np.unique(y.reshape(len(y), -1), axis=0, return_inverse=True)[1].reshape(-1).astype(np.int64)
+
+
+def merge_rows(inputs, targets, weights, keep_order):
+    """Merge identical training rows into one row that carries their summed weight.
+
+    Two rows merge when their inputs are bitwise equal and so are their
+    targets (or target codes, as :func:`target_codes` gives them). The
+    merged rows come in an order fixed by their content, so that the order
+    the rows were given in does not matter, or, with ``keep_order``, in the
+    order of their first occurrence.
+
+    Parameters
+    ----------
+    inputs : ndarray of shape (n_samples, n_inputs), float32
+        Scaled rows.
+    targets : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        Their targets or target codes, of a numeric dtype.
+    weights : ndarray of shape (n_samples,) or None
+        Their weights; None weighs every row 1.
+    keep_order : bool
+        Keep the given order instead of the content's.
+
+    Returns
+    -------
+    rows : ndarray of int or None
+        The first row of each group, in training order; None when the rows
+        stay as given (nothing merged, and ``keep_order``).
+    weights : ndarray of shape (n_rows,) or None
+        The weight of each merged row; None when no weights were given and no
+        row repeats.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> inputs = np.array([[0.5], [0.0], [0.5]], dtype=np.float32)
+    >>> merge_rows(inputs, np.array([1, 0, 1]), None, keep_order=True)
+    (array([0, 1]), array([2., 1.]))
+    """
+    n = len(inputs)
+    keys = np.concatenate(
+        [np.ascontiguousarray(part).reshape(n, -1).view(np.uint32)
+         for part in (inputs, np.ascontiguousarray(targets).reshape(n, -1))], axis=1)
+    hashes = _row_hashes(keys)
+    order = np.argsort(hashes, kind="stable")
+    same = np.zeros(max(n - 1, 0), dtype=bool)
+    candidates = np.flatnonzero(hashes[order[1:]] == hashes[order[:-1]])
+    same[candidates] = (keys[order[candidates + 1]] == keys[order[candidates]]).all(axis=1)
+    starts = np.flatnonzero(np.concatenate([[True], ~same]))
+    rows = order[starts]
+    if len(rows) < n or weights is not None:
+        weights = np.add.reduceat((np.ones(n) if weights is None else weights)[order], starts)
+    if keep_order:
+        if weights is None:
+            return None, None
+        first = np.argsort(rows)
+        rows, weights = rows[first], weights[first]
+    return rows, weights
 
 
 # State that get_fitted_state hands over in its own form, not as a fitted attribute.
@@ -148,12 +306,72 @@ class BaseSNN(BaseEstimator):
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
         "precision": [StrOptions({"auto", "float32", "bfloat16"})],
-        "device": [StrOptions({"auto", "cpu", "cuda"})],
+        # Also 'cuda:N' (checked by check_device) and a torch.device.
+        "device": [StrOptions(set(DEVICE_WORDS)), str, torch.device],
     }
 
+    def __init__(
+        self,
+        hidden_layer_sizes,
+        *,
+        n_steps,
+        decay,
+        threshold,
+        refractory_penalty,
+        reset,
+        surrogate,
+        detach_reset,
+        encoder,
+        alpha,
+        spike_penalty,
+        init_firing_rate,
+        batch_size,
+        learning_rate_init,
+        max_iter,
+        tol,
+        n_iter_no_change,
+        early_stopping,
+        validation_fraction,
+        shuffle,
+        random_state,
+        verbose,
+        warm_start,
+        precision,
+        device,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.n_steps = n_steps
+        self.decay = decay
+        self.threshold = threshold
+        self.refractory_penalty = refractory_penalty
+        self.reset = reset
+        self.surrogate = surrogate
+        self.detach_reset = detach_reset
+        self.encoder = encoder
+        self.alpha = alpha
+        self.spike_penalty = spike_penalty
+        self.init_firing_rate = init_firing_rate
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.precision = precision
+        self.device = device
+
     # ------------------------------------------------------------------ fit
-    def _fit(self, X, y, incremental=False, classes=None):
-        """Fit on ``(X, y)``: a full fit, or one more epoch when ``incremental``."""
+    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
+        """Fit on ``(X, y)``: a full fit, or one more epoch when ``incremental``.
+
+        Rows of zero weight are dropped before anything is learned from the
+        data (the input scaling included), so a zero weight is the row absent.
+        """
         self.check_params()
         if y is None:
             raise ValueError(
@@ -162,26 +380,40 @@ class BaseSNN(BaseEstimator):
         first_pass = not hasattr(self, "module_") or (not self.warm_start and not incremental)
         if not first_pass:
             self._check_continuation(incremental)
-        X = self._prepare_X(X, reset=first_pass)
+        X = self._check_X(X, reset=first_pass)
         y = self._check_y(y, n_samples=X.shape[0])
-        targets = self._encode_targets(y, reset=first_pass, classes=classes)
+        weights = check_sample_weight(sample_weight, X.shape[0])
+        kept = None if weights is None or (weights > 0).all() else np.flatnonzero(weights > 0)
+        inputs = self._scale_X(X, reset=first_pass, fit_rows=kept)
+        if kept is not None:
+            inputs, y, weights = inputs[kept], take_rows(y, kept), weights[kept]
+        rows, weights = merge_rows(inputs, target_codes(y), weights, keep_order=not self.shuffle)
+        if rows is not None:
+            inputs, y = inputs[rows], take_rows(y, rows)
+        targets = self._encode_targets(y, reset=first_pass, classes=classes, weights=weights)
+        weights = self._class_weighted(targets, weights, incremental)
         if first_pass:
             self._initialize(n_outputs=self._n_outputs(targets))
-            calibrate_firing(self, X)  # only with init_firing_rate
+            calibrate_firing(self, inputs)  # only with init_firing_rate
         else:
             if not incremental:
                 self._set_rng_seed()
             self._continue_network()
         early_stopping = self.early_stopping and not incremental
-        X_train, y_train, X_val, y_val = self._split_validation(X, targets, y, early_stopping)
+        train, validation = self._split_validation(inputs, targets, y, weights, early_stopping)
         device = self._device
-        inputs = torch.as_tensor(X_train, device=device)
-        targets = torch.as_tensor(y_train, device=device)
-        self._train(inputs, targets, X_val, y_val, n_epochs=1 if incremental else self.max_iter,
+        inputs = torch.as_tensor(train[0], device=device)
+        targets = torch.as_tensor(train[1], device=device)
+        weights = _normalized(train[2], device)
+        self._train(inputs, targets, weights, validation, n_epochs=1 if incremental else self.max_iter,
                     early_stopping=early_stopping, incremental=incremental)
         if not incremental:  # partial_fit stays cheap; a chunk's health is one call away
             self.firing_rates_ = check_firing_health(self, inputs)
         return self
+
+    def _class_weighted(self, targets, weights, incremental):
+        """The rows' weights times their class's weight (a classifier's ``class_weight``); None is all ones."""
+        return weights
 
     def _check_hidden_layer_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -194,7 +426,11 @@ class BaseSNN(BaseEstimator):
         return sizes
 
     def _prepare_X(self, X, reset):
-        """Validate ``X`` and scale it to [0, 1] (fitting the scaler when ``reset``).
+        """Validate ``X`` and scale it to [0, 1] (fitting the scaler when ``reset``)."""
+        return self._scale_X(self._check_X(X, reset), reset)
+
+    def _check_X(self, X, reset):
+        """``X`` checked: a DataFrame as it is, anything else as a float array.
 
         Bad input raises a ValueError or TypeError that names the column, value
         or shape and the fix. DataFrame columns are matched by position, as in
@@ -213,8 +449,12 @@ class BaseSNN(BaseEstimator):
         else:
             X = self._check_array_X(X)
         self._check_X_shape(X, reset)
+        return X
+
+    def _scale_X(self, X, reset, fit_rows=None):
+        """Checked ``X`` scaled to [0, 1]; when ``reset``, the scaling is learned from ``fit_rows`` (default all)."""
         if reset:
-            self._scaler = TableScaler().fit(X)
+            self._scaler = TableScaler().fit(X if fit_rows is None else take_rows(X, fit_rows))
         elif self._scaler.categorical_ and not is_dataframe(X):
             columns = [self._scaler.names_[j] for j in self._scaler.categorical_]
             raise TypeError(
@@ -227,7 +467,8 @@ class BaseSNN(BaseEstimator):
     def _check_column_names(self, X, reset):
         """scikit-learn's check of DataFrame column names, its message ending with the fix."""
         try:
-            _check_feature_names(self, X, reset=reset)
+            # Names only (ensure_2d=False skips the count): _check_X_shape checks the count.
+            validate_data(self, X, reset=reset, skip_check_array=True, ensure_2d=False)
         except ValueError as error:
             names = list(self.feature_names_in_)
             raise ValueError(
@@ -279,7 +520,8 @@ class BaseSNN(BaseEstimator):
                 f"features as input; pass rows with the {self.n_features_in_} columns of fit, "
                 "in the same order."
             )
-        _check_n_features(self, X, reset=reset)
+        if reset:
+            self.n_features_in_ = X.shape[1]
 
     def _initialize(self, n_outputs):
         """Build the network, the optimizer and the fitted attributes of a first fit."""
@@ -419,26 +661,31 @@ class BaseSNN(BaseEstimator):
             return min(200, n_samples)
         return min(self.batch_size, n_samples)
 
-    def _split_validation(self, X, targets, y, early_stopping):
+    def _split_validation(self, X, targets, y, weights, early_stopping):
+        """``(X, targets, weights)`` to train on and ``(X, y, weights)`` to validate on (None without early stopping)."""
         if not early_stopping:
-            return X, targets, None, None
+            return (X, targets, weights), None
         stratify = y if self._stratify_validation(y) else None
-        X_train, X_val, t_train, _, _, y_val = train_test_split(
-            X, targets, y, test_size=self.validation_fraction,
-            random_state=self._seed, stratify=stratify,
-        )
+        arrays = [X, targets, y] if weights is None else [X, targets, y, weights]
+        parts = train_test_split(*arrays, test_size=self.validation_fraction,
+                                 random_state=self._seed, stratify=stratify)
+        X_train, X_val, t_train, _, _, y_val = parts[:6]
+        w_train, w_val = parts[6:] if weights is not None else (None, None)
         if X_val.shape[0] < 2:
             raise ValueError(
                 f"validation_fraction={self.validation_fraction} leaves {X_val.shape[0]} "
                 "validation sample(s); raise it or set early_stopping=False."
             )
-        return X_train, t_train, X_val, y_val
+        return (X_train, t_train, w_train), (X_val, y_val, w_val)
 
     def _stratify_validation(self, y):
         return False
 
-    def _train(self, inputs, targets, X_val, y_val, n_epochs, early_stopping, incremental):
+    def _train(self, inputs, targets, weights, validation, n_epochs, early_stopping, incremental):
         """Run epochs of minibatch Adam; stop on a plateau; keep the best weights.
+
+        ``weights`` (mean 1, or None for all ones) weigh each row's loss;
+        ``validation`` is ``(X, y, sample_weight)`` with early stopping.
 
         The state at the end of the last good epoch is kept aside (cloned once
         per epoch, never per batch). When an epoch's loss or weights turn NaN or
@@ -454,6 +701,11 @@ class BaseSNN(BaseEstimator):
         if early_stopping and self.validation_scores_ is None:
             self.validation_scores_ = []
             self.best_validation_score_ = -np.inf
+        # As in MLPClassifier: the training loss does not pick the model under early stopping.
+        if early_stopping:
+            self.best_loss_ = None
+        elif self.best_loss_ is None:
+            self.best_loss_ = np.inf
         best_state, no_improvement = None, 0
         # A model that has finished an epoch has a state to roll back to.
         good_state = self._snapshot() if self.n_iter_ else None
@@ -462,9 +714,9 @@ class BaseSNN(BaseEstimator):
         self.module_.train()
         for _ in epochs:
             try:
-                loss = self._run_epoch(inputs, targets, batch_size, generator, device_generator, engine)
+                loss = self._run_epoch(inputs, targets, weights, batch_size, generator, device_generator, engine)
                 finite = self._is_finite(loss)
-                score = self._validation_score(X_val, y_val) if early_stopping and finite else None
+                score = self._validation_score(*validation) if early_stopping and finite else None
             except KeyboardInterrupt:
                 if good_state is None:  # nothing finished: unfitted, and the interrupt goes on
                     self._forget_fit()
@@ -556,11 +808,10 @@ class BaseSNN(BaseEstimator):
         for name in list(vars(self)):
             # scikit-learn's own settings (set_output, metadata routing) are not fitted state,
             # and neither is an instance attribute that overrides one of the class (a wrapped method).
-            settings = name.startswith(("_sklearn", "_metadata_request"))
-            if name not in keep and not settings and not hasattr(type(self), name):
+            if name not in keep and not _is_sklearn_setting(name) and not hasattr(type(self), name):
                 delattr(self, name)
 
-    def _run_epoch(self, inputs, targets, batch_size, generator, device_generator, engine):
+    def _run_epoch(self, inputs, targets, weights, batch_size, generator, device_generator, engine):
         """One pass over the data in shuffled minibatches; returns the mean loss."""
         n_samples = inputs.shape[0]
         order = torch.randperm(n_samples, generator=generator) if self.shuffle else torch.arange(n_samples)
@@ -568,24 +819,30 @@ class BaseSNN(BaseEstimator):
         total = torch.zeros((), device=inputs.device)
         for start in range(0, n_samples, batch_size):
             index = order[start : start + batch_size]
-            total += self._train_step(inputs[index], targets[index], device_generator, engine) * len(index)
+            batch_weights = None if weights is None else weights[index]
+            total += self._train_step(inputs[index], targets[index], batch_weights, device_generator,
+                                      engine) * len(index)
         return float(total) / n_samples
 
-    def _train_step(self, inputs, targets, generator, engine):
+    def _train_step(self, inputs, targets, weights, generator, engine):
         """Forward, loss, backward and one optimizer step on a minibatch."""
         self._optimizer.zero_grad()
-        loss = self._penalized_loss(inputs, targets, generator, engine)
+        loss = self._penalized_loss(inputs, targets, weights, generator, engine)
         loss.backward()
         self._optimizer.step()
         return loss.detach()
 
-    def _penalized_loss(self, inputs, targets, generator, engine):
-        """The minibatch loss plus ``spike_penalty`` times the hidden layers' mean firing rate."""
+    def _penalized_loss(self, inputs, targets, weights, generator, engine):
+        """The minibatch loss plus ``spike_penalty`` times the hidden layers' mean firing rate.
+
+        The loss is the mean of the rows' losses times their ``weights`` (mean 1
+        over the training rows, so a batch's loss estimates the weighted mean).
+        """
         penalty = getattr(self, "spike_penalty", 0.0)
         if not penalty or not len(self.module_.hidden):
-            return self._loss(self.module_(inputs, generator=generator, engine=engine), targets)
+            return self._loss(self.module_(inputs, generator=generator, engine=engine), targets, weights)
         output, rates = self.module_.forward_with_rates(inputs, generator=generator, engine=engine)
-        return self._loss(output, targets) + penalty * rates.mean()
+        return self._loss(output, targets, weights) + penalty * rates.mean()
 
     def _progress(self, epochs):
         if not self.verbose:
@@ -743,6 +1000,7 @@ class BaseSNN(BaseEstimator):
         """
         self._validate_params()
         self._check_hidden_layer_sizes()
+        check_device(self.device, type(self).__name__)
 
     def transform_inputs(self, X):
         """``X`` as the fitted network takes it.
@@ -786,9 +1044,10 @@ class BaseSNN(BaseEstimator):
             ``estimator`` (the class name), ``params`` (``get_params(deep=False)``),
             ``network`` (``module_.get_config()``), ``scaler`` (the fitted input
             scaling) and ``attributes`` (every other fitted attribute, by name).
-            Values are None, numbers, strings, booleans, lists, tuples, dicts
-            with string keys, numpy arrays and scalars, and ``RandomState``
-            instances, copied.
+            Values are None, numbers, strings, booleans, lists, tuples, dicts,
+            numpy arrays and scalars, ``torch.device`` and ``RandomState``
+            instances, copied. scikit-learn's own settings (metadata routing
+            requests, ``set_output``) are not fitted state and are left out.
         state_dict : dict of str to torch.Tensor
             The network's weights and biases, cloned to the CPU.
 
@@ -799,7 +1058,8 @@ class BaseSNN(BaseEstimator):
         check_is_fitted(self, "module_")
         params = self.get_params(deep=False)
         attributes = {
-            name: value for name, value in vars(self).items() if name not in params and name not in _REBUILT_STATE
+            name: value for name, value in vars(self).items()
+            if name not in params and name not in _REBUILT_STATE and not _is_sklearn_setting(name)
         }
         metadata = {
             "estimator": type(self).__name__,
@@ -931,9 +1191,9 @@ class BaseSNN(BaseEstimator):
                 f"the fitted attribute firing_rates_ must map {expected} to rates in [0, 1], got {rates!r}."
             )
 
-    def _validation_score(self, X_val, y_val):
+    def _validation_score(self, X_val, y_val, sample_weight):
         was_training = self.module_.training
-        score = self._score_outputs(self._forward_scaled(X_val), y_val)
+        score = self._score_outputs(self._forward_scaled(X_val), y_val, sample_weight)
         self.module_.train(was_training)
         return score
 
@@ -957,6 +1217,18 @@ class BaseSNN(BaseEstimator):
         if "module_" in state:
             self._device = fitted_device(self.device)
             self.module_.to(self._device)
+
+
+def _is_sklearn_setting(name):
+    """Whether an instance attribute is scikit-learn's own setting (set_output, metadata routing requests)."""
+    return name.startswith(("_sklearn", "_metadata_request"))
+
+
+def _normalized(weights, device):
+    """Training weights scaled to mean 1, as a float32 tensor; None when they are all alike."""
+    if weights is None or (weights == weights[0]).all():
+        return None
+    return torch.as_tensor(weights / weights.mean(), dtype=torch.float32, device=device)
 
 
 def _is_int(value):

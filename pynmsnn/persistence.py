@@ -49,6 +49,7 @@ _MAGIC = "pynmsnn model"
 # The entries of a model file; "checksum" is absent from files written before it existed.
 _ENTRIES = {"format", "metadata", "state_dict", "checksum"}
 _ARRAY_KINDS = "biufUO"
+_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
 
 
 # ---------------------------------------------------------------- values <-> JSON
@@ -66,6 +67,10 @@ def _encode(value, where):
         return [_encode(v, where) for v in value]
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
         return {"__type__": "dict", "items": {k: _encode(v, where) for k, v in value.items()}}
+    if isinstance(value, dict):  # keys of other types, such as the labels of class_weight
+        return {"__type__": "mapping", "items": [[_encode(k, where), _encode(v, where)] for k, v in value.items()]}
+    if isinstance(value, torch.device):
+        return {"__type__": "device", "value": str(value)}
     if isinstance(value, np.random.RandomState):
         return {"__type__": "RandomState", "state": _encode(value.get_state(), where)}
     raise TypeError(
@@ -100,6 +105,12 @@ def _decode(value):
         return tuple(_decode(v) for v in value["items"])
     if kind == "dict":
         return {k: _decode(v) for k, v in value["items"].items()}
+    if kind == "mapping":
+        return {_decode(k): _decode(v) for k, v in value["items"]}
+    if kind == "device":
+        if not isinstance(value["value"], str) or not _DEVICE.match(value["value"]):
+            raise ValueError(f"unexpected device {value['value']!r}")
+        return torch.device(value["value"])
     if kind == "RandomState":
         random_state = np.random.RandomState()
         random_state.set_state(_decode(value["state"]))
