@@ -472,7 +472,13 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
         check_labels(y)  # missing labels, NaN, and text mixed with numbers, with the rows
         if _is_indicator(y):
             y = check_array(y, accept_sparse=True, ensure_2d=True, dtype=None, input_name="y")
-            y = (y.toarray() if sparse.issparse(y) else y).astype(np.int64)
+            y = y.toarray() if sparse.issparse(y) else np.asarray(y)
+            if not np.isin(y, (0, 1)).all():
+                raise ValueError(
+                    f"y is a 2-D target of values {np.unique(y)[:5].tolist()}, but a multilabel indicator "
+                    "holds 0 (label off) and 1 (label on) only; pass (y > 0).astype(int) if that is meant."
+                )
+            y = y.astype(np.int64)
         else:
             y = column_or_1d(y, warn=True)
             check_classification_targets(y)

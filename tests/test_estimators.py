@@ -249,3 +249,16 @@ def test_verbose_shows_a_progress_bar_with_loss_and_validation_score(capsys):
     assert "SNNClassifier" in err and "epoch" in err
     assert "loss=" in err and "val_score=" in err
     assert "4/4" in err
+
+
+def test_best_loss_is_none_under_early_stopping_as_in_mlp():
+    """With early stopping the validation score picks the model and best_loss_ is None; else the lowest loss."""
+    X, y = load_iris(return_X_y=True)
+    clf = SNNClassifier(early_stopping=True, **SMALL).fit(X, y)
+    assert clf.best_loss_ is None and clf.best_validation_score_ == max(clf.validation_scores_)
+    epochs_before = len(clf.loss_curve_)
+    clf.set_params(early_stopping=False, warm_start=True).fit(X, y)  # continued without early stopping
+    assert clf.best_loss_ == min(clf.loss_curve_[epochs_before:])
+    # partial_fit never holds data out, so its best_loss_ is the loss even with early_stopping=True.
+    chunked = SNNClassifier(early_stopping=True, **SMALL).partial_fit(X, y)
+    assert chunked.best_loss_ == chunked.loss_curve_[0]
