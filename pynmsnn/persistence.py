@@ -232,7 +232,7 @@ class _Decoder:
         cls = ESTIMATORS[name]
         if "tensors" not in value:
             _check_entries(value, {"__type__", "estimator", "params"}, f"the {name}")
-            est = cls(**cls._check_param_names(self.decode(value["params"])))
+            est = cls().set_params(**self.decode(value["params"]))  # an unknown name is a ValueError
             est.check_params()
             return est
         _check_entries(value, {"__type__", "tensors", "estimator", "params", "network", "scaler", "attributes"},
@@ -254,12 +254,11 @@ class _Decoder:
         for name in state:
             if not isinstance(name, str) or not _ATTRIBUTE_NAME.match(name) or _names_behaviour(cls, name):
                 raise ValueError(f"unexpected attribute name {name!r} of a {value['class']}")
-        obj = cls.__new__(cls)
         attributes = {name: self.decode(item) for name, item in state.items()}
-        if hasattr(cls, "get_params"):
-            obj.__setstate__(attributes)  # scikit-learn's own: it warns when another version wrote the file
-        else:
-            vars(obj).update(attributes)
+        if not hasattr(cls, "get_params"):  # a splitter, made from its parameters
+            return cls(**attributes)
+        obj = cls.__new__(cls)
+        obj.__setstate__(attributes)  # scikit-learn's own: it warns when another version wrote the file
         _rebuild_scorer(obj)
         return obj
 
@@ -348,8 +347,22 @@ def _names_behaviour(cls, name):
 
 
 def _sklearn_state(obj, where):
-    """The attributes of a scikit-learn object to write: pickle's state, less what is rebuilt or refused."""
-    state = dict(obj.__getstate__() if hasattr(obj, "get_params") else vars(obj))
+    """The attributes of a scikit-learn object to write: pickle's state, less what is rebuilt or refused.
+
+    A splitter, which has no ``get_params``, is written as its constructor's parameters.
+    """
+    if not hasattr(obj, "get_params"):
+        import inspect
+
+        names = [p for p in inspect.signature(type(obj)).parameters if p not in ("self", "args", "kwargs")]
+        missing = [name for name in names if not hasattr(obj, name)]
+        if missing:
+            raise TypeError(
+                f"Cannot save {where}: a {type(obj).__name__} does not keep its parameters {missing}; "
+                "give the search cv=an integer, or a splitter such as KFold or StratifiedKFold."
+            )
+        return {name: getattr(obj, name) for name in names}
+    state = dict(obj.__getstate__())
     state.pop("_metadata_request", None)  # routing requests: set them again after loading
     if state.get("memory") is not None and hasattr(obj, "steps"):
         raise TypeError(
