@@ -44,12 +44,12 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._engine import choose_engine
 from ._malloc import keep_freed_memory
 from ._optim import Adam
+from ._params import Interval, StrOptions, validate
 from ._tabular import TableScaler, check_finite, is_dataframe, non_number_error
 from .activity import activity_report, calibrate_firing, check_firing_health
 from .encoders import ENCODERS
@@ -988,6 +988,10 @@ class BaseSNN(BaseEstimator):
         """
         return dict(cls._parameter_constraints)
 
+    def _validate_params(self):
+        """Check the parameters against ``_parameter_constraints`` (:mod:`pynmsnn._params`)."""
+        validate(self.get_params(deep=False), self._parameter_constraints, type(self).__name__)
+
     def check_params(self):
         """Check the parameters as ``fit`` does.
 
@@ -995,8 +999,8 @@ class BaseSNN(BaseEstimator):
         ------
         ValueError
             Naming the first parameter whose value is out of range, with the
-            values it may take (scikit-learn's ``InvalidParameterError``, also
-            a TypeError, for most).
+            values it may take (:class:`pynmsnn._params.InvalidParameterError`,
+            also a TypeError, for most, worded as scikit-learn's).
         """
         self._validate_params()
         self._check_hidden_layer_sizes()
@@ -1114,7 +1118,7 @@ class BaseSNN(BaseEstimator):
         """``params``, when it is a dict of parameters this class has."""
         if not isinstance(params, dict):
             raise ValueError(f"the parameters must be a dict, got {type(params).__name__}.")
-        unknown = sorted(set(params) - set(cls._get_param_names()), key=str)
+        unknown = sorted(set(params) - set(cls().get_params(deep=False)), key=str)
         if unknown:
             raise ValueError(f"parameters {unknown} are unknown to {cls.__name__} in this pynmsnn version.")
         return params

@@ -7,12 +7,12 @@ import torch
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.metrics import accuracy_score, r2_score
 from scipy import sparse
-from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_array, column_or_1d
 from torch.nn import functional as F
 
 from ._base import BaseSNN
+from ._params import StrOptions
 from ._tabular import check_labels, mean_std
 
 __all__ = ["SNNClassifier", "SNNRegressor"]
