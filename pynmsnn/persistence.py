@@ -23,6 +23,7 @@ checksum existed have the same layout without it and still load, with every
 other check.
 """
 
+import collections
 import hashlib
 import json
 import os
@@ -83,7 +84,7 @@ class _Encoder:
             return self._array(value, where)
         if isinstance(value, tuple):
             return {"__type__": "tuple", "items": [self.encode(v, where) for v in value]}
-        if isinstance(value, list):
+        if isinstance(value, (list, collections.UserList)):  # a UserList (scikit-learn 1.6's remainder columns) as a list
             return [self.encode(v, where) for v in value]
         if isinstance(value, dict) and all(isinstance(k, str) for k in value):
             return {"__type__": "dict", "items": {k: self.encode(v, f"{where}[{k!r}]") for k, v in value.items()}}

@@ -6,7 +6,6 @@ import sklearn
 from sklearn.datasets import load_iris, make_classification, make_regression
 from sklearn.metrics import recall_score
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
-from sklearn.utils.class_weight import compute_class_weight
 
 from pynmsnn import SNNClassifier, SNNRegressor, load, save
 
@@ -141,11 +140,12 @@ def test_class_weight_dict_equals_those_sample_weights(iris):
 
 
 def test_balanced_is_scikit_learns_balanced_weights_times_sample_weight():
-    """'balanced' weighs classes by n / (k * count), counted with the sample weights, as compute_class_weight."""
+    """'balanced' weighs classes by n / (k * count), counted with the sample weights, as compute_class_weight
+    does from scikit-learn 1.7 (which takes sample_weight)."""
     X, y = make_classification(n_samples=200, n_features=4, weights=[0.8, 0.2], random_state=0)
     w = np.random.RandomState(0).uniform(0.5, 2.0, size=len(y))
     balanced = SNNClassifier(class_weight="balanced", **FAST).fit(X, y, sample_weight=w)
-    per_class = compute_class_weight("balanced", classes=np.unique(y), y=y, sample_weight=w)
+    per_class = w.sum() / (2 * np.bincount(y, weights=w))  # compute_class_weight's formula, weighted
     explicit = SNNClassifier(**FAST).fit(X, y, sample_weight=w * per_class[y])
     np.testing.assert_allclose(balanced.predict_proba(X), explicit.predict_proba(X), rtol=1e-5)
 
