@@ -48,8 +48,8 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._engine import choose_engine
 from ._malloc import keep_freed_memory
-from ._optim import Adam
-from ._params import Interval, StrOptions, validate
+from ._optim import SGD, Adam
+from ._params import InvalidParameterError, Interval, Options, StrOptions, validate
 from ._tabular import TableScaler, check_finite, is_dataframe, non_number_error
 from .activity import activity_report, calibrate_firing, check_firing_health
 from .encoders import ENCODERS
@@ -66,6 +66,8 @@ __all__ = ["BaseSNN"]
 PREDICT_CHUNK_VALUES = 2**20
 # Rows per chunk where the network infers a row at a time (no time steps kept).
 EVENT_CHUNK_ROWS = 2**16
+# The largest sparse X densified (float64 bytes); a larger one is refused with the fix.
+SPARSE_DENSE_LIMIT = 2**31
 
 
 def predict_chunk_rows(n_steps, widths):
@@ -289,16 +291,26 @@ class BaseSNN(BaseEstimator):
         "refractory_penalty": [Interval(Real, 0, None, closed="left")],
         "reset": [StrOptions(set(RESETS))],
         "surrogate": [StrOptions(set(SURROGATES))],
+        "activation": [None],  # MLPClassifier's; refused by check_params with a pointer to surrogate
         "detach_reset": ["boolean"],
         "encoder": [StrOptions(set(ENCODERS))],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "spike_penalty": [Interval(Real, 0, None, closed="left")],
         "init_firing_rate": [Interval(Real, 0, 1, closed="neither"), None],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "solver": [StrOptions({"adam", "sgd", "lbfgs"})],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "shuffle": ["boolean"],
@@ -320,14 +332,24 @@ class BaseSNN(BaseEstimator):
         refractory_penalty,
         reset,
         surrogate,
+        activation,
         detach_reset,
         encoder,
         alpha,
         spike_penalty,
         init_firing_rate,
+        solver,
         batch_size,
+        learning_rate,
         learning_rate_init,
+        power_t,
+        momentum,
+        nesterovs_momentum,
+        beta_1,
+        beta_2,
+        epsilon,
         max_iter,
+        max_fun,
         tol,
         n_iter_no_change,
         early_stopping,
@@ -346,14 +368,24 @@ class BaseSNN(BaseEstimator):
         self.refractory_penalty = refractory_penalty
         self.reset = reset
         self.surrogate = surrogate
+        self.activation = activation
         self.detach_reset = detach_reset
         self.encoder = encoder
         self.alpha = alpha
         self.spike_penalty = spike_penalty
         self.init_firing_rate = init_firing_rate
+        self.solver = solver
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
         self.max_iter = max_iter
+        self.max_fun = max_fun
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.early_stopping = early_stopping
@@ -377,6 +409,12 @@ class BaseSNN(BaseEstimator):
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
+        if incremental and self.early_stopping:
+            raise ValueError(
+                "partial_fit does not support early_stopping=True, as MLPClassifier does not: a chunk "
+                "is too small to hold rows out of. Set early_stopping=False, and score held-out rows "
+                "between calls yourself."
+            )
         first_pass = not hasattr(self, "module_") or (not self.warm_start and not incremental)
         if not first_pass:
             self._check_continuation(incremental)
@@ -390,6 +428,8 @@ class BaseSNN(BaseEstimator):
         rows, weights = merge_rows(inputs, target_codes(y), weights, keep_order=not self.shuffle)
         if rows is not None:
             inputs, y = inputs[rows], take_rows(y, rows)
+        if not first_pass and not incremental:
+            self._check_warm_start_targets(y)
         targets = self._encode_targets(y, reset=first_pass, classes=classes, weights=weights)
         weights = self._class_weighted(targets, weights, incremental)
         if first_pass:
@@ -398,15 +438,20 @@ class BaseSNN(BaseEstimator):
         else:
             if not incremental:
                 self._set_rng_seed()
-            self._continue_network()
-        early_stopping = self.early_stopping and not incremental
+                self.n_iter_ = 0  # as in MLPClassifier: the epochs of this call
+            self._continue_network(incremental)
+        # As in MLPClassifier, lbfgs trains on every row at once and holds none out.
+        early_stopping = self.early_stopping and not incremental and self.solver != "lbfgs"
         train, validation = self._split_validation(inputs, targets, y, weights, early_stopping)
         device = self._device
         inputs = torch.as_tensor(train[0], device=device)
         targets = torch.as_tensor(train[1], device=device)
         weights = _normalized(train[2], device)
-        self._train(inputs, targets, weights, validation, n_epochs=1 if incremental else self.max_iter,
-                    early_stopping=early_stopping, incremental=incremental)
+        if self.solver == "lbfgs":
+            self._train_lbfgs(inputs, targets, weights)
+        else:
+            self._train(inputs, targets, weights, validation, n_epochs=1 if incremental else self.max_iter,
+                        early_stopping=early_stopping, incremental=incremental)
         if not incremental:  # partial_fit stays cheap; a chunk's health is one call away
             self.firing_rates_ = check_firing_health(self, inputs)
         return self
@@ -414,6 +459,9 @@ class BaseSNN(BaseEstimator):
     def _class_weighted(self, targets, weights, incremental):
         """The rows' weights times their class's weight (a classifier's ``class_weight``); None is all ones."""
         return weights
+
+    def _check_warm_start_targets(self, y):
+        """Refuse targets a warm-started fit cannot continue on (a classifier's other classes)."""
 
     def _check_hidden_layer_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -479,11 +527,7 @@ class BaseSNN(BaseEstimator):
     def _check_array_X(self, X):
         """A numeric array from ``X``, or an error that says which value is wrong and the fix."""
         if sparse.issparse(X):
-            raise TypeError(
-                f"X is a sparse matrix of shape {X.shape}; {type(self).__name__} needs dense input. "
-                f"Pass X.toarray() ({X.shape[0] * X.shape[1] * 8 / 2**20:,.1f} MB as float64) if it "
-                "fits in memory, else reduce its columns first (sklearn.decomposition.TruncatedSVD)."
-            )
+            X = self._densify(X)
         kind = getattr(getattr(X, "dtype", None), "kind", None)
         if kind in ("M", "m"):
             raise TypeError(
@@ -505,6 +549,17 @@ class BaseSNN(BaseEstimator):
             raise clear from None
         check_finite(X, list(range(X.shape[1])))
         return X
+
+    def _densify(self, X):
+        """A sparse ``X`` as a dense array, as MLPClassifier accepts it; refused above SPARSE_DENSE_LIMIT bytes."""
+        size = X.shape[0] * X.shape[1] * 8
+        if size > SPARSE_DENSE_LIMIT:
+            raise TypeError(
+                f"X is a sparse matrix of shape {X.shape}; {type(self).__name__} computes on dense rows and "
+                f"this one would take {size / 2**30:,.1f} GiB as float64. Reduce its columns first "
+                "(sklearn.decomposition.TruncatedSVD), or pass it in chunks to partial_fit."
+            )
+        return X.toarray()
 
     def _check_X_shape(self, X, reset):
         """Enough rows to learn the scaling from; the number of columns of fit."""
@@ -586,19 +641,52 @@ class BaseSNN(BaseEstimator):
         self._seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
     def _make_optimizer(self):
+        """The optimizer of ``solver``: Adam, or SGD with momentum (lbfgs needs none, and gets Adam)."""
         weights = [layer.weight for layer in self.module_.layers]
         biases = [layer.bias for layer in self.module_.layers]
         settings = self._optimizer_settings()
+        groups = [{"params": weights, **settings[0]}, {"params": biases, **settings[1]}]
+        if self._solver == "sgd":
+            return SGD(groups, momentum=self._mlp_param("momentum"), nesterov=self._mlp_param("nesterovs_momentum"))
         # torch.optim.Adam(fused=True)'s numbers, without importing torch's compiler (pynmsnn/_optim.py).
-        return Adam([{"params": weights, **settings[0]}, {"params": biases, **settings[1]}])
+        return Adam(groups, betas=(self._mlp_param("beta_1"), self._mlp_param("beta_2")),
+                    eps=self._mlp_param("epsilon"))
+
+    @property
+    def _solver(self):
+        return getattr(self, "solver", "adam")  # an estimator pickled before the parameter existed
+
+    def _mlp_param(self, name):
+        """A parameter that came with the solvers, at MLPClassifier's default for an estimator pickled before."""
+        defaults = {"momentum": 0.9, "nesterovs_momentum": True, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8,
+                    "learning_rate": "constant", "power_t": 0.5}
+        return getattr(self, name, defaults[name])
 
     def _optimizer_settings(self):
-        """Adam's learning rate and weight decay for the weights' group and the biases' group."""
+        """The learning rate and weight decay of the weights' group and the biases' group."""
         # alpha is an L2 penalty on the weights (not the biases), scaled by the batch
-        # size as in MLPClassifier; Adam's weight_decay adds exactly that gradient.
+        # size as in MLPClassifier; the optimizer's weight_decay adds exactly that gradient.
         batch = 200 if self.batch_size == "auto" else self.batch_size
         lr = self.learning_rate_init
         return [{"lr": lr, "weight_decay": self.alpha / batch}, {"lr": lr, "weight_decay": 0.0}]
+
+    def _set_learning_rate(self, lr):
+        for group in self._optimizer.param_groups:
+            group["lr"] = float(lr)
+
+    def _schedule_learning_rate(self):
+        """After an epoch: with 'invscaling', SGD's step size becomes ``learning_rate_init / (t_ + 1) ** power_t``."""
+        if self._solver == "sgd" and self._mlp_param("learning_rate") == "invscaling":
+            self._set_learning_rate(self.learning_rate_init / (self.t_ + 1) ** self._mlp_param("power_t"))
+
+    def _plateau_stops(self):
+        """On a plateau: with 'adaptive', SGD divides its step size by 5 and goes on, until it is 1e-6 or less."""
+        if self._solver != "sgd" or self._mlp_param("learning_rate") != "adaptive":
+            return True
+        if self._optimizer.learning_rate <= 1e-6:
+            return True
+        self._set_learning_rate(self._optimizer.learning_rate / 5.0)
+        return False
 
     def _network_config(self, n_outputs):
         """The network the parameters describe, as :meth:`SpikingNetwork.get_config` gives it."""
@@ -632,25 +720,31 @@ class BaseSNN(BaseEstimator):
                 f"To train a new network, {fresh}; to continue this one, set {name} back to {old!r}."
             )
 
-    def _continue_network(self):
+    def _continue_network(self, incremental):
         """Make a continued fit's network and optimizer follow the parameters as they are now.
 
-        The weights and Adam's running averages carry over; the neuron parameters
-        (``decay``, ``threshold``, ``refractory_penalty``, ``surrogate``,
-        ``detach_reset``), ``learning_rate_init`` and ``alpha`` are those of
-        ``get_params()``, so the fitted network never disagrees with them.
+        The weights and the optimizer's state (Adam's running averages, SGD's
+        velocities) carry over; the neuron parameters (``decay``, ``threshold``,
+        ``refractory_penalty``, ``surrogate``, ``detach_reset``), ``alpha`` and
+        the solver's settings are those of ``get_params()``, so the fitted
+        network never disagrees with them. Another ``solver`` starts a fresh
+        optimizer. The step size starts again at ``learning_rate_init`` in a
+        warm-started fit; ``partial_fit`` keeps SGD's scheduled step size.
         """
         wanted = self._network_config(self.module_.get_config()["n_outputs"])
+        kind = SGD if self._solver == "sgd" else Adam
+        current = getattr(self, "_optimizer", None)
+        moments = current.state_dict() if isinstance(current, kind) else None
         if wanted != self.module_.get_config():
-            moments = self._optimizer.state_dict() if hasattr(self, "_optimizer") else None
             self.module_ = SpikingNetwork.from_config(wanted, self.module_.state_dict()).to(self._device)
-            self._optimizer = self._make_optimizer()
-            if moments is not None:
-                self._optimizer.load_state_dict(moments)
-        elif not hasattr(self, "_optimizer"):
-            self._optimizer = self._make_optimizer()
-        for group, settings in zip(self._optimizer.param_groups, self._optimizer_settings()):
-            group.update(settings)
+        scheduled = [group["lr"] for group in current.param_groups] if current is not None else None
+        self._optimizer = self._make_optimizer()
+        if moments is not None:
+            self._optimizer.load_state_dict(moments)
+        keeps_schedule = incremental and self._solver == "sgd" and self._mlp_param("learning_rate") != "constant"
+        if keeps_schedule and moments is not None:
+            for group, lr in zip(self._optimizer.param_groups, scheduled):
+                group["lr"] = lr
 
     @property
     def _readout(self):
@@ -673,8 +767,8 @@ class BaseSNN(BaseEstimator):
         w_train, w_val = parts[6:] if weights is not None else (None, None)
         if X_val.shape[0] < 2:
             raise ValueError(
-                f"validation_fraction={self.validation_fraction} leaves {X_val.shape[0]} "
-                "validation sample(s); raise it or set early_stopping=False."
+                f"The validation set is too small: validation_fraction={self.validation_fraction} leaves "
+                f"{X_val.shape[0]} validation sample(s); raise it, use more rows, or set early_stopping=False."
             )
         return (X_train, t_train, w_train), (X_val, y_val, w_val)
 
@@ -695,9 +789,9 @@ class BaseSNN(BaseEstimator):
         n_samples = inputs.shape[0]
         batch_size = self._batch_size(n_samples)
         self._keep_freed_memory(batch_size, copies=6)  # current, membrane, spikes and their gradients
-        generator = torch.Generator().manual_seed(self._seed + self.n_iter_)
-        device_generator = generator if self._device.type == "cpu" else torch.Generator(
-            device=self._device).manual_seed(self._seed + self.n_iter_)
+        epochs_before = len(self.loss_curve_)  # every epoch of every call, unlike n_iter_
+        generator = torch.Generator()
+        device_generator = generator if self._device.type == "cpu" else torch.Generator(device=self._device)
         if early_stopping and self.validation_scores_ is None:
             self.validation_scores_ = []
             self.best_validation_score_ = -np.inf
@@ -706,13 +800,19 @@ class BaseSNN(BaseEstimator):
             self.best_loss_ = None
         elif self.best_loss_ is None:
             self.best_loss_ = np.inf
-        best_state, no_improvement = None, 0
+        best_state = None
+        # partial_fit counts epochs without progress across calls, as MLPClassifier does.
+        no_improvement = getattr(self, "_no_improvement_count", 0) if incremental else 0
         # A model that has finished an epoch has a state to roll back to.
-        good_state = self._snapshot() if self.n_iter_ else None
+        good_state = self._snapshot() if epochs_before else None
         epochs = self._progress(range(n_epochs))
         engine = self.compute_engine(inputs[:1], training=True)
         self.module_.train()
         for _ in epochs:
+            # Each epoch draws from a seed of its own: n epochs of fit are n calls of partial_fit.
+            generator.manual_seed(self._seed + len(self.loss_curve_))
+            if device_generator is not generator:
+                device_generator.manual_seed(self._seed + len(self.loss_curve_))
             try:
                 loss = self._run_epoch(inputs, targets, weights, batch_size, generator, device_generator, engine)
                 finite = self._is_finite(loss)
@@ -728,6 +828,7 @@ class BaseSNN(BaseEstimator):
                 break
             self.n_iter_ += 1
             self.t_ += n_samples
+            self.loss_ = loss
             self.loss_curve_.append(loss)
             good_state = self._snapshot()
             if early_stopping:
@@ -740,9 +841,13 @@ class BaseSNN(BaseEstimator):
                 improved = loss < self.best_loss_ - self.tol
                 self.best_loss_ = min(self.best_loss_, loss)
             no_improvement = 0 if improved else no_improvement + 1
+            self._no_improvement_count = no_improvement
             self._report(epochs, loss)
+            self._schedule_learning_rate()
             if no_improvement > self.n_iter_no_change:
-                break
+                if self._plateau_stops():
+                    break
+                no_improvement = self._no_improvement_count = 0
         else:
             if not incremental and n_epochs == self.max_iter:
                 warnings.warn(
@@ -753,6 +858,66 @@ class BaseSNN(BaseEstimator):
         if best_state is not None:
             self.module_.load_state_dict(best_state)
         self.module_.eval()
+
+    def _train_lbfgs(self, inputs, targets, weights):
+        """Fit every row at once with L-BFGS-B (scipy), as MLPClassifier's ``solver='lbfgs'``.
+
+        The function minimized is the weighted mean loss, plus ``spike_penalty``
+        times the firing rate, plus ``alpha / (2 n_samples)`` times the squared
+        weights; its gradient is the surrogate gradient of backpropagation
+        through time, in float64 for scipy. Random encoders draw the same noise
+        at every evaluation, so the function is deterministic. Training stops
+        after ``max_iter`` iterations or ``max_fun`` evaluations (with a
+        ConvergenceWarning, as in MLPClassifier), when the largest gradient
+        component is below ``tol``, or when the line search finds no step
+        that lowers the loss, where spikes make it jump.
+        """
+        from scipy.optimize import minimize
+
+        params = [p for layer in self.module_.layers for p in (layer.weight, layer.bias)]
+        engine = self.compute_engine(inputs[:1], training=True)
+        seed = self._seed + len(self.loss_curve_)
+        start = _flatten(params)
+        evaluated = {}
+        self.module_.train()
+
+        def loss_and_gradient(flat):
+            _assign(params, flat)
+            generator = torch.Generator(device=self._device).manual_seed(seed)
+            for parameter in params:
+                parameter.grad = None
+            loss = self._penalized_loss(inputs, targets, weights, generator, engine)
+            squares = sum((layer.weight**2).sum() for layer in self.module_.layers)
+            loss = loss + 0.5 * self.alpha / inputs.shape[0] * squares
+            loss.backward()
+            value = float(loss.detach())
+            evaluated[flat.tobytes()] = value
+            return value, np.concatenate([p.grad.detach().double().cpu().numpy().ravel() for p in params])
+
+        losses = []
+        good_state = self._snapshot() if self.loss_curve_ else None
+        result = minimize(
+            loss_and_gradient, start, method="L-BFGS-B", jac=True,
+            callback=lambda x: losses.append(evaluated.get(x.tobytes(), np.nan)),
+            options={"maxiter": self.max_iter, "maxfun": self.max_fun, "gtol": self.tol},
+        )
+        if not np.isfinite(result.fun) or not np.isfinite(result.x).all():
+            self._roll_back(good_state, loss=result.fun)  # without a state to return to, it raises
+            self.module_.eval()
+            return
+        _assign(params, result.x)
+        self.module_.eval()
+        self.n_iter_ = int(result.nit)
+        self.loss_ = float(result.fun)
+        self.loss_curve_.extend(losses)
+        self.best_loss_ = min([self.loss_, *losses])
+        if result.status == 1:  # the limit of iterations or evaluations
+            warnings.warn(
+                f"{type(self).__name__}: lbfgs stopped after {result.nit} iteration(s) and {result.nfev} loss "
+                f"evaluation(s) (max_iter={self.max_iter}, max_fun={self.max_fun}) before converging; "
+                "raise them to train longer.",
+                ConvergenceWarning,
+            )
 
     def _snapshot(self):
         """The weights and optimizer state now, cloned: what a roll back returns to."""
@@ -845,13 +1010,17 @@ class BaseSNN(BaseEstimator):
         return self._loss(output, targets, weights) + penalty * rates.mean()
 
     def _progress(self, epochs):
-        if not self.verbose:
+        if not self.verbose or self.verbose >= 2:
             return epochs
         from tqdm.auto import tqdm
 
         return tqdm(epochs, desc=type(self).__name__, unit="epoch")
 
     def _report(self, epochs, loss):
+        """With verbose >= 2, print MLPClassifier's line per epoch; with verbose=True, update the bar."""
+        if self.verbose >= 2:
+            print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
+            return
         if not self.verbose:
             return
         postfix = {"loss": f"{loss:.4f}"}
@@ -1002,9 +1171,21 @@ class BaseSNN(BaseEstimator):
             values it may take (:class:`pynmsnn._params.InvalidParameterError`,
             also a TypeError, for most, worded as scikit-learn's).
         """
+        self._check_activation()
         self._validate_params()
         self._check_hidden_layer_sizes()
         check_device(self.device, type(self).__name__)
+
+    def _check_activation(self):
+        """MLPClassifier's ``activation`` has no meaning here: say what to set instead."""
+        activation = getattr(self, "activation", None)
+        if activation is not None:
+            raise InvalidParameterError(
+                f"The 'activation' parameter of {type(self).__name__} must be None: a spiking network's "
+                f"hidden units fire spikes (0 or 1), so there is no activation function to choose. Got "
+                f"{activation!r}. What plays its part in training is the derivative used for the spike, "
+                f"surrogate= one of {sorted(SURROGATES)} (now {self.surrogate!r})."
+            )
 
     def transform_inputs(self, X):
         """``X`` as the fitted network takes it.
@@ -1032,6 +1213,28 @@ class BaseSNN(BaseEstimator):
         """
         check_is_fitted(self, "module_")
         return list(self._scaler.output_names)
+
+    @property
+    def coefs_(self):
+        """The weights of each layer, first to readout, as MLPClassifier's ``coefs_``.
+
+        ``coefs_[i]`` has shape ``(n_inputs of layer i, n_units of layer i)``:
+        read-only float32 copies, so changing them changes nothing.
+        """
+        check_is_fitted(self, "module_")
+        return [_read_only(layer.weight.detach().cpu().numpy().T) for layer in self.module_.layers]
+
+    @property
+    def intercepts_(self):
+        """The bias of each layer's units, first to readout: read-only float32 copies."""
+        check_is_fitted(self, "module_")
+        return [_read_only(layer.bias.detach().cpu().numpy()) for layer in self.module_.layers]
+
+    @property
+    def n_layers_(self):
+        """The number of layers, input and readout included, as in MLPClassifier."""
+        check_is_fitted(self, "module_")
+        return len(self.module_.layers) + 1
 
     @property
     def compute_device(self):
@@ -1204,6 +1407,7 @@ class BaseSNN(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.random_state is None
+        tags.input_tags.sparse = True  # densified, as MLPClassifier accepts sparse X
         return tags
 
     def __getstate__(self):
@@ -1221,6 +1425,28 @@ class BaseSNN(BaseEstimator):
         if "module_" in state:
             self._device = fitted_device(self.device)
             self.module_.to(self._device)
+
+
+def _read_only(array):
+    array = array.copy()
+    array.flags.writeable = False
+    return array
+
+
+def _flatten(params):
+    """The parameters as one float64 vector, for scipy."""
+    return np.concatenate([p.detach().double().cpu().numpy().ravel() for p in params])
+
+
+@torch.no_grad()
+def _assign(params, flat):
+    """Set the parameters from one float64 vector, in the order of :func:`_flatten`."""
+    start = 0
+    for parameter in params:
+        size = parameter.numel()
+        values = torch.as_tensor(flat[start : start + size].reshape(parameter.shape), dtype=parameter.dtype)
+        parameter.copy_(values.to(parameter.device))
+        start += size
 
 
 def _is_sklearn_setting(name):

@@ -6,7 +6,7 @@ checks the values against them and raises :class:`InvalidParameterError`, a
 ValueError and a TypeError, whose message names the parameter, every form it
 may take and the value given, in scikit-learn's words. A constraint is
 
-* an :class:`Interval` or :class:`StrOptions`;
+* an :class:`Interval`, :class:`StrOptions` or :class:`Options`;
 * a type, met by its instances;
 * None, met by None;
 * ``"boolean"`` (bool or numpy bool), ``"array-like"`` (a sequence or array,
@@ -30,7 +30,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
-__all__ = ["InvalidParameterError", "Interval", "StrOptions", "validate"]
+__all__ = ["InvalidParameterError", "Interval", "Options", "StrOptions", "validate"]
 
 
 class InvalidParameterError(ValueError, TypeError):
@@ -89,6 +89,25 @@ class StrOptions:
 
     def __str__(self):
         return f"a str among {{{', '.join(repr(option) for option in sorted(self.options))}}}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """Values of ``type`` among ``values``, such as ``Options(Real, {inf})``."""
+
+    type: type
+    values: frozenset
+
+    def __init__(self, type, values):
+        object.__setattr__(self, "type", type)
+        object.__setattr__(self, "values", frozenset(values))
+
+    def is_satisfied_by(self, value):
+        return isinstance(value, self.type) and value in self.values
+
+    def __str__(self):
+        kind = {Integral: "an int", Real: "a float"}.get(self.type, f"a {self.type.__name__}")
+        return f"{kind} among {{{', '.join(str(value) for value in sorted(self.values))}}}"
 
 
 _RANDOM_STATE_INT = Interval(Integral, 0, 2**32 - 1, closed="both")

@@ -36,8 +36,8 @@ __all__ = ["main"]
 # average in more than 1 / CLASS_FRACTION rows, are taken as class labels.
 MAX_CLASSES = 20
 CLASS_FRACTION = 0.05
-# Parameters that mean nothing for a command that fits once.
-_NOT_OPTIONS = {"warm_start"}
+# Parameters that mean nothing for a command that fits once, or that take no value but None.
+_NOT_OPTIONS = {"warm_start", "activation"}
 # Defaults that differ from the estimators': a command gives the same model run after run.
 _COMMAND_DEFAULTS = {"random_state": 0}
 

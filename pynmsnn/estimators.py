@@ -7,6 +7,7 @@ import torch
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.metrics import accuracy_score, r2_score
 from scipy import sparse
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_array, column_or_1d
 from torch.nn import functional as F
@@ -44,6 +45,11 @@ _SHARED_PARAMETERS = """\
     surrogate : {'fast_sigmoid', 'atan', 'triangle', 'sigmoid'}, default='fast_sigmoid'
         Derivative used for the spike in backpropagation.
 
+    activation : None, default=None
+        MLPClassifier's parameter, kept so that its code runs: hidden units
+        fire spikes, so there is no activation function, and any other value
+        is an error that points to ``surrogate``.
+
     detach_reset : bool, default=False
         Leave the reset (what a spike takes off the membrane) out of the
         gradient, as snnTorch does by default. By default the gradient flows
@@ -70,21 +76,56 @@ _SHARED_PARAMETERS = """\
         to 512 training rows, it starts firing at about this rate (spikes per
         step), layer by layer; None keeps the plain random initialisation.
 
+    solver : {'adam', 'sgd', 'lbfgs'}, default='adam'
+        The optimizer, as in MLPClassifier: Adam; stochastic gradient descent
+        with momentum; or full-batch L-BFGS-B (scipy), for small data, which
+        has no ``partial_fit``, ignores ``early_stopping`` and may stop early
+        where spikes make the loss jump and its line search finds no step.
+
     batch_size : int or 'auto', default='auto'
-        Minibatch size; 'auto' is ``min(200, n_samples)``.
+        Minibatch size; 'auto' is ``min(200, n_samples)``. Not used by 'lbfgs'.
+
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        The step size schedule of ``solver='sgd'``: constant; after each epoch
+        ``learning_rate_init / (t_ + 1) ** power_t`` (``t_`` the rows trained
+        on so far); or divided by 5 whenever ``n_iter_no_change`` epochs fail
+        to improve by ``tol``, training stopping once it is 1e-6 or less.
 
     learning_rate_init : float, default=1e-3
-        Step size of the Adam optimizer.
+        Step size of the 'adam' and 'sgd' solvers.
+
+    power_t : float, default=0.5
+        Exponent of the 'invscaling' schedule.
+
+    momentum : float, default=0.9
+        Momentum of 'sgd', in [0, 1].
+
+    nesterovs_momentum : bool, default=True
+        Use Nesterov's momentum in 'sgd' (when ``momentum > 0``).
+
+    beta_1 : float, default=0.9
+        Decay of Adam's first moment estimates, in [0, 1).
+
+    beta_2 : float, default=0.999
+        Decay of Adam's second moment estimates, in [0, 1).
+
+    epsilon : float, default=1e-8
+        Added to Adam's denominator.
 
     max_iter : int, default=200
-        Maximum number of epochs (passes over the training data).
+        Maximum number of epochs (passes over the training data), or of
+        iterations of 'lbfgs'.
+
+    max_fun : int, default=15000
+        Maximum number of loss evaluations of 'lbfgs'.
 
     tol : float, default=1e-4
         Minimum improvement of the loss (or validation score with
         ``early_stopping``) that counts as progress.
 
-    n_iter_no_change : int, default=10
-        Epochs without progress after which training stops.
+    n_iter_no_change : int or np.inf, default=10
+        Epochs without progress after which training stops (or, with
+        ``learning_rate='adaptive'``, the step size shrinks).
 
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data, stop when its score stops
@@ -101,13 +142,15 @@ _SHARED_PARAMETERS = """\
         random encoders. An int gives identical results run after run.
 
     verbose : bool or int, default=False
-        Show a progress bar over epochs with the loss.
+        True (or 1) shows a progress bar over epochs with the loss; 2 or more
+        prints MLPClassifier's line per epoch, ``Iteration n, loss = ...``.
 
     warm_start : bool, default=False
-        Continue from the previous fit's weights instead of starting afresh.
-        Changed neuron parameters (``decay``, ``threshold``,
-        ``refractory_penalty``, ``surrogate``, ``detach_reset``),
-        ``learning_rate_init`` and ``alpha`` apply to the kept weights; a
+        Continue from the previous fit's weights instead of starting afresh;
+        ``n_iter_`` then counts the epochs of the last fit, as in
+        MLPClassifier. Changed neuron parameters (``decay``, ``threshold``,
+        ``refractory_penalty``, ``surrogate``, ``detach_reset``), the
+        solver's settings and ``alpha`` apply to the kept weights; a
         changed ``hidden_layer_sizes``, ``n_steps``, ``encoder`` or ``readout``,
         or other input columns, is refused with a ValueError (set
         ``warm_start=False`` to fit a new network). ``partial_fit`` follows
@@ -149,7 +192,22 @@ _SHARED_ATTRIBUTES = """\
         validation score picks the model, as in MLPClassifier.
 
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs run by the last ``fit`` (of 'lbfgs' iterations), plus
+        one per ``partial_fit`` call since.
+
+    loss_ : float
+        The training loss of the last epoch (of 'lbfgs', at its solution).
+
+    coefs_ : list of ndarray
+        Read-only copies of the weights of each layer, first to readout;
+        ``coefs_[i]`` has shape (inputs of layer i, units of layer i), as in
+        MLPClassifier.
+
+    intercepts_ : list of ndarray
+        Read-only copies of the biases of each layer, first to readout.
+
+    n_layers_ : int
+        Number of layers, input and readout included.
 
     firing_rates_ : dict of str to float
         Spikes per neuron per step of each hidden layer ('hidden 1', ...) on
@@ -159,6 +217,16 @@ _SHARED_ATTRIBUTES = """\
 
     module_ : pynmsnn.network.SpikingNetwork
         The trained torch module."""
+
+
+def _has_stochastic_solver(est):
+    """partial_fit needs a stochastic solver, as in MLPClassifier."""
+    if est.solver not in ("adam", "sgd"):
+        raise AttributeError(
+            f"partial_fit is only available for stochastic optimizers. {est.solver} is not stochastic; "
+            "use solver='adam' or 'sgd'."
+        )
+    return True
 
 
 class SNNClassifier(ClassifierMixin, BaseSNN):
@@ -253,6 +321,7 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
         refractory_penalty=0.0,
         reset="subtract",
         surrogate="fast_sigmoid",
+        activation=None,
         detach_reset=False,
         encoder="current",
         readout="membrane",
@@ -260,9 +329,18 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
         alpha=1e-4,
         spike_penalty=0.0,
         init_firing_rate=None,
+        solver="adam",
         batch_size="auto",
+        learning_rate="constant",
         learning_rate_init=1e-3,
+        power_t=0.5,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
         max_iter=200,
+        max_fun=15000,
         tol=1e-4,
         n_iter_no_change=10,
         early_stopping=False,
@@ -276,10 +354,13 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, n_steps=n_steps, decay=decay, threshold=threshold,
-            refractory_penalty=refractory_penalty, reset=reset, surrogate=surrogate,
+            refractory_penalty=refractory_penalty, reset=reset, surrogate=surrogate, activation=activation,
             detach_reset=detach_reset, encoder=encoder, alpha=alpha, spike_penalty=spike_penalty,
-            init_firing_rate=init_firing_rate, batch_size=batch_size, learning_rate_init=learning_rate_init,
-            max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change, early_stopping=early_stopping,
+            init_firing_rate=init_firing_rate, solver=solver, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
+            momentum=momentum, nesterovs_momentum=nesterovs_momentum, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, max_iter=max_iter, max_fun=max_fun, tol=tol,
+            n_iter_no_change=n_iter_no_change, early_stopping=early_stopping,
             validation_fraction=validation_fraction, shuffle=shuffle, random_state=random_state,
             verbose=verbose, warm_start=warm_start, precision=precision, device=device,
         )
@@ -317,6 +398,7 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
+    @available_if(_has_stochastic_solver)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train one epoch on ``(X, y)``, keeping the weights learned so far.
 
@@ -396,12 +478,17 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
         -------
         ndarray of shape (n_samples, n_classes) or (n_samples, n_labels)
             Log-probabilities in the order of ``classes_``; finite even where
-            a probability rounds to zero in float64.
+            a probability rounds to zero in float64 (from the logits).
         """
         logits = self._forward(X)
-        if self._is_multilabel:
-            return -np.logaddexp(0.0, -logits)  # log(sigmoid(z)), stable for large |z|
-        return logits - _logsumexp(logits)
+        if not self._is_multilabel:
+            return logits - _logsumexp(logits)
+        # np.log(predict_proba), as MLPClassifier gives it (so the two rank labels alike, ties
+        # included), but finite where a probability underflows to 0.
+        stable = -np.logaddexp(0.0, -logits)
+        probabilities = np.exp(stable)
+        with np.errstate(divide="ignore"):
+            return np.where(probabilities > 0, np.log(probabilities), stable)
 
     def staged_predict(self, X):
         """Predicted labels after each time step: an answer at any time.
@@ -520,6 +607,21 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
                 "pass every label as `classes` to the first partial_fit call."
             )
         return np.searchsorted(self.classes_, y).astype(np.int64)
+
+    def _check_warm_start_targets(self, y):
+        """A warm-started fit needs the classes of the first fit, as in MLPClassifier."""
+        if y.ndim == 2 or self._is_multilabel:
+            return  # _encode_targets compares the kinds and the numbers of labels
+        try:
+            same = np.array_equal(np.unique(y), self.classes_)
+        except TypeError:
+            same = False
+        if not same:
+            raise ValueError(
+                "warm_start can only be used where `y` has the same classes as in the previous call to fit. "
+                f"Previously got {self.classes_}, `y` has {np.unique(y)}; set warm_start=False to fit "
+                "a new model, or use partial_fit(..., classes=...) to add rows of some classes."
+            )
 
     def _encode_indicator(self, y, reset):
         """A multilabel indicator matrix as float32 targets of one sigmoid output per label."""
@@ -699,14 +801,24 @@ class SNNRegressor(RegressorMixin, BaseSNN):
         refractory_penalty=0.0,
         reset="subtract",
         surrogate="fast_sigmoid",
+        activation=None,
         detach_reset=False,
         encoder="current",
         alpha=1e-4,
         spike_penalty=0.0,
         init_firing_rate=None,
+        solver="adam",
         batch_size="auto",
+        learning_rate="constant",
         learning_rate_init=1e-3,
+        power_t=0.5,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
         max_iter=200,
+        max_fun=15000,
         tol=1e-4,
         n_iter_no_change=10,
         early_stopping=False,
@@ -720,10 +832,13 @@ class SNNRegressor(RegressorMixin, BaseSNN):
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, n_steps=n_steps, decay=decay, threshold=threshold,
-            refractory_penalty=refractory_penalty, reset=reset, surrogate=surrogate,
+            refractory_penalty=refractory_penalty, reset=reset, surrogate=surrogate, activation=activation,
             detach_reset=detach_reset, encoder=encoder, alpha=alpha, spike_penalty=spike_penalty,
-            init_firing_rate=init_firing_rate, batch_size=batch_size, learning_rate_init=learning_rate_init,
-            max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change, early_stopping=early_stopping,
+            init_firing_rate=init_firing_rate, solver=solver, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
+            momentum=momentum, nesterovs_momentum=nesterovs_momentum, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, max_iter=max_iter, max_fun=max_fun, tol=tol,
+            n_iter_no_change=n_iter_no_change, early_stopping=early_stopping,
             validation_fraction=validation_fraction, shuffle=shuffle, random_state=random_state,
             verbose=verbose, warm_start=warm_start, precision=precision, device=device,
         )
@@ -750,6 +865,7 @@ class SNNRegressor(RegressorMixin, BaseSNN):
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
+    @available_if(_has_stochastic_solver)
     def partial_fit(self, X, y, sample_weight=None):
         """Train one epoch on ``(X, y)``, keeping the weights learned so far.
 

@@ -211,7 +211,7 @@ def test_fit_on_all_rows_with_test_size_zero(folder, capsys, monkeypatch):
 
 
 def test_options_come_from_the_estimator_parameters():
-    """Every estimator parameter but warm_start is an option, with parsed values."""
+    """Every estimator parameter but warm_start (and activation, which must be None) is an option."""
     from pynmsnn import SNNClassifier
 
     args = build_parser().parse_args(
@@ -223,7 +223,7 @@ def test_options_come_from_the_estimator_parameters():
     assert build_parser().parse_args(["fit", "d.csv", "--target", "y", "--batch-size", "32"]).batch_size == 32
     help_text = build_parser()._subparsers._group_actions[0].choices["fit"].format_help()
     for name in SNNClassifier().get_params():
-        assert (f"--{name.replace('_', '-')}" in help_text) == (name != "warm_start")
+        assert (f"--{name.replace('_', '-')}" in help_text) == (name not in ("warm_start", "activation"))
     assert build_parser().parse_args(["demo"]).max_iter == 200  # demo keeps its options
 
 
