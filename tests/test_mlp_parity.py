@@ -89,7 +89,13 @@ def global_random_seed():
     return 42
 
 
+# The scikit-learn whose test module the list was made against; an older one lacks some of its tests.
+LISTED_AGAINST = (1, 9)
+
+
 def test_the_list_names_only_tests_of_the_module():
     """Every name in NOT_APPLICABLE is a test of the loaded module, so none is stale."""
     tests = {name for name in dir(_MLP_TESTS) if name.startswith("test_")}
-    assert {name.split("[")[0] for name in NOT_APPLICABLE} <= tests
+    missing = {name.split("[")[0] for name in NOT_APPLICABLE} - tests
+    installed = tuple(int(part) for part in sklearn.__version__.split(".")[:2])
+    assert not missing or installed < LISTED_AGAINST, missing
