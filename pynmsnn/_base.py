@@ -33,6 +33,7 @@ as in scikit-learn; the network describes itself with
 
 import copy
 import dataclasses
+import inspect
 import re
 import warnings
 from numbers import Integral, Real
@@ -646,21 +647,11 @@ class BaseSNN(BaseEstimator):
         biases = [layer.bias for layer in self.module_.layers]
         settings = self._optimizer_settings()
         groups = [{"params": weights, **settings[0]}, {"params": biases, **settings[1]}]
-        if self._solver == "sgd":
-            return SGD(groups, momentum=self._mlp_param("momentum"), nesterov=self._mlp_param("nesterovs_momentum"))
+        if self.solver == "sgd":
+            return SGD(groups, momentum=self.momentum, nesterov=self.nesterovs_momentum)
         # torch.optim.Adam(fused=True)'s numbers, without importing torch's compiler (pynmsnn/_optim.py).
-        return Adam(groups, betas=(self._mlp_param("beta_1"), self._mlp_param("beta_2")),
-                    eps=self._mlp_param("epsilon"))
-
-    @property
-    def _solver(self):
-        return getattr(self, "solver", "adam")  # an estimator pickled before the parameter existed
-
-    def _mlp_param(self, name):
-        """A parameter that came with the solvers, at MLPClassifier's default for an estimator pickled before."""
-        defaults = {"momentum": 0.9, "nesterovs_momentum": True, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8,
-                    "learning_rate": "constant", "power_t": 0.5}
-        return getattr(self, name, defaults[name])
+        return Adam(groups, betas=(self.beta_1, self.beta_2),
+                    eps=self.epsilon)
 
     def _optimizer_settings(self):
         """The learning rate and weight decay of the weights' group and the biases' group."""
@@ -676,12 +667,12 @@ class BaseSNN(BaseEstimator):
 
     def _schedule_learning_rate(self):
         """After an epoch: with 'invscaling', SGD's step size becomes ``learning_rate_init / (t_ + 1) ** power_t``."""
-        if self._solver == "sgd" and self._mlp_param("learning_rate") == "invscaling":
-            self._set_learning_rate(self.learning_rate_init / (self.t_ + 1) ** self._mlp_param("power_t"))
+        if self.solver == "sgd" and self.learning_rate == "invscaling":
+            self._set_learning_rate(self.learning_rate_init / (self.t_ + 1) ** self.power_t)
 
     def _plateau_stops(self):
         """On a plateau: with 'adaptive', SGD divides its step size by 5 and goes on, until it is 1e-6 or less."""
-        if self._solver != "sgd" or self._mlp_param("learning_rate") != "adaptive":
+        if self.solver != "sgd" or self.learning_rate != "adaptive":
             return True
         if self._optimizer.learning_rate <= 1e-6:
             return True
@@ -732,7 +723,7 @@ class BaseSNN(BaseEstimator):
         warm-started fit; ``partial_fit`` keeps SGD's scheduled step size.
         """
         wanted = self._network_config(self.module_.get_config()["n_outputs"])
-        kind = SGD if self._solver == "sgd" else Adam
+        kind = SGD if self.solver == "sgd" else Adam
         current = getattr(self, "_optimizer", None)
         moments = current.state_dict() if isinstance(current, kind) else None
         if wanted != self.module_.get_config():
@@ -741,7 +732,7 @@ class BaseSNN(BaseEstimator):
         self._optimizer = self._make_optimizer()
         if moments is not None:
             self._optimizer.load_state_dict(moments)
-        keeps_schedule = incremental and self._solver == "sgd" and self._mlp_param("learning_rate") != "constant"
+        keeps_schedule = incremental and self.solver == "sgd" and self.learning_rate != "constant"
         if keeps_schedule and moments is not None:
             for group, lr in zip(self._optimizer.param_groups, scheduled):
                 group["lr"] = lr
@@ -1421,6 +1412,10 @@ class BaseSNN(BaseEstimator):
         return state
 
     def __setstate__(self, state):
+        # A parameter added since the estimator was pickled takes its default.
+        for name, parameter in inspect.signature(type(self).__init__).parameters.items():
+            if parameter.default is not inspect.Parameter.empty:
+                state.setdefault(name, parameter.default)
         super().__setstate__(state)
         if "module_" in state:
             self._device = fitted_device(self.device)

@@ -181,3 +181,20 @@ def test_regressor_predicts_the_mlp_way_with_sgd():
         reg = SNNRegressor(solver="sgd", learning_rate_init=0.01, max_iter=60, hidden_layer_sizes=(32,),
                            n_steps=6, random_state=0).fit(X, y)
     assert reg.score(X, y) > 0.8
+
+
+def test_a_pickle_from_before_the_solver_parameters_loads_with_their_defaults(iris):
+    """An estimator pickled without solver, momentum, class_weight, ... takes their defaults and goes on."""
+    import pickle
+
+    X, y = iris
+    clf = SNNClassifier(max_iter=2, **SMALL).fit(X, y)
+    state = clf.__getstate__()
+    for name in ("solver", "learning_rate", "momentum", "beta_1", "max_fun", "activation", "class_weight"):
+        del state[name]
+    old = SNNClassifier.__new__(SNNClassifier)
+    old.__setstate__(state)
+    restored = pickle.loads(pickle.dumps(old))
+    assert restored.get_params()["solver"] == "adam" and restored.class_weight is None
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+    assert restored.partial_fit(X, y).n_iter_ == 3
