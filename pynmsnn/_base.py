@@ -426,6 +426,7 @@ class BaseSNN(BaseEstimator):
         inputs = self._scale_X(X, reset=first_pass, fit_rows=kept)
         if kept is not None:
             inputs, y, weights = inputs[kept], take_rows(y, kept), weights[kept]
+        rows_given = len(inputs)  # an epoch takes as many steps as these rows would, merged or not
         rows, weights = merge_rows(inputs, target_codes(y), weights, keep_order=not self.shuffle)
         if rows is not None:
             inputs, y = inputs[rows], take_rows(y, rows)
@@ -448,11 +449,13 @@ class BaseSNN(BaseEstimator):
         inputs = torch.as_tensor(train[0], device=device)
         targets = torch.as_tensor(train[1], device=device)
         weights = _normalized(train[2], device)
+        held_out = len(validation[0]) if validation else 0
+        rows_given = max(1, round(rows_given * len(train[0]) / (len(train[0]) + held_out)))  # the training share
         if self.solver == "lbfgs":
             self._train_lbfgs(inputs, targets, weights)
         else:
             self._train(inputs, targets, weights, validation, n_epochs=1 if incremental else self.max_iter,
-                        early_stopping=early_stopping, incremental=incremental)
+                        early_stopping=early_stopping, incremental=incremental, rows_given=rows_given)
         if not incremental:  # partial_fit stays cheap; a chunk's health is one call away
             self.firing_rates_ = check_firing_health(self, inputs)
         return self
@@ -741,10 +744,18 @@ class BaseSNN(BaseEstimator):
     def _readout(self):
         return getattr(self, "readout", "membrane")
 
-    def _batch_size(self, n_samples):
-        if self.batch_size == "auto":
-            return min(200, n_samples)
-        return min(self.batch_size, n_samples)
+    def _batch_size(self, n_samples, rows_given=None):
+        """Rows per minibatch: ``batch_size`` ('auto': 200) of the rows given, at most all of them.
+
+        When identical rows were merged (``n_samples < rows_given``), an epoch
+        still takes the steps the rows given would, each over an even share
+        of the merged rows.
+        """
+        given = n_samples if rows_given is None else max(rows_given, n_samples)
+        size = min(200 if self.batch_size == "auto" else self.batch_size, given)
+        if given == n_samples:
+            return size
+        return -(-n_samples // -(-given // size))  # n_samples over ceil(given / size) steps, rounded up
 
     def _split_validation(self, X, targets, y, weights, early_stopping):
         """``(X, targets, weights)`` to train on and ``(X, y, weights)`` to validate on (None without early stopping)."""
@@ -766,7 +777,7 @@ class BaseSNN(BaseEstimator):
     def _stratify_validation(self, y):
         return False
 
-    def _train(self, inputs, targets, weights, validation, n_epochs, early_stopping, incremental):
+    def _train(self, inputs, targets, weights, validation, n_epochs, early_stopping, incremental, rows_given=None):
         """Run epochs of minibatch Adam; stop on a plateau; keep the best weights.
 
         ``weights`` (mean 1, or None for all ones) weigh each row's loss;
@@ -778,7 +789,7 @@ class BaseSNN(BaseEstimator):
         warns and stops; with no good epoch at all it raises instead.
         """
         n_samples = inputs.shape[0]
-        batch_size = self._batch_size(n_samples)
+        batch_size = self._batch_size(n_samples, rows_given)
         self._keep_freed_memory(batch_size, copies=6)  # current, membrane, spikes and their gradients
         epochs_before = len(self.loss_curve_)  # every epoch of every call, unlike n_iter_
         generator = torch.Generator()

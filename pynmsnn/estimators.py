@@ -280,10 +280,12 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
     score of ``early_stopping`` is weighted too. Rows of zero weight are
     dropped before anything is learned, the input scaling included: a zero
     weight is the row absent. Identical rows (same inputs, same label) train
-    as one row with their summed weight, and with ``shuffle=True`` the rows
-    train in an order fixed by their content, so a fit does not depend on the
-    order of the rows, and an integer weight is the row repeated that many
-    times. With scikit-learn's metadata routing on, ``set_fit_request(sample_weight=True)``
+    as one row with their summed weight, an epoch still taking the steps the
+    rows given would, and with ``shuffle=True`` the rows train in an order
+    fixed by their content, so a fit does not depend on the order of the
+    rows. An integer weight is then exactly the row repeated that many times
+    when a batch holds every row (small data, or ``solver='lbfgs'``). With
+    scikit-learn's metadata routing on, ``set_fit_request(sample_weight=True)``
     routes the weights through Pipeline, GridSearchCV and cross_validate.
 
     **Outputs.** There is no ``decision_function``, as in MLPClassifier: the

@@ -47,15 +47,25 @@ def test_zero_weight_is_the_row_absent(kind, method, iris, regression):
 
 
 @pytest.mark.parametrize("kind", ["classifier", "regressor"])
-@pytest.mark.parametrize("batch_size", ["auto", 16])
-def test_integer_weight_is_the_row_repeated(kind, batch_size, iris, regression):
-    """Weight k trains exactly as k copies of the row, with full batches and minibatches alike."""
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_integer_weight_is_the_row_repeated(kind, solver, iris, regression):
+    """Weight k trains exactly as k copies of the row when every row is in one batch (or with lbfgs)."""
     est, X, y, output = _case(kind, iris, regression)
-    est.set_params(batch_size=batch_size)
+    params = dict(batch_size=1000, solver=solver)
     counts = np.random.RandomState(0).randint(0, 4, size=len(X))
-    weighted = est.fit(X, y, sample_weight=counts)
-    repeated = type(est)(**FAST, batch_size=batch_size).fit(np.repeat(X, counts, axis=0), np.repeat(y, counts))
+    weighted = est.set_params(**params).fit(X, y, sample_weight=counts)
+    repeated = type(est)(**FAST, **params).fit(np.repeat(X, counts, axis=0), np.repeat(y, counts))
     np.testing.assert_array_equal(output(weighted, X), output(repeated, X))
+
+
+def test_merged_duplicates_take_the_steps_of_the_rows_given(iris):
+    """Identical rows train as one weighted row, but an epoch still takes as many steps as the rows given."""
+    X, y = iris
+    doubled = SNNClassifier(**FAST, batch_size=50).fit(np.vstack([X, X]), np.r_[y, y])  # 300 rows, 149 distinct
+    steps = [float(state["step"]) for state in doubled._optimizer.state_dict()["state"].values()]
+    assert set(steps) == {6.0 * doubled.n_iter_}  # 300 rows in batches of 50
+    weighted = SNNClassifier(**FAST, batch_size=50).fit(X, y, sample_weight=np.full(len(X), 2.0))
+    assert weighted._optimizer.state_dict()["state"][0]["step"] == 3 * weighted.n_iter_
 
 
 def test_the_order_of_the_rows_does_not_matter(iris):
