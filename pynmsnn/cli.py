@@ -37,8 +37,8 @@ __all__ = ["main"]
 # average in more than 1 / CLASS_FRACTION rows, are taken as class labels.
 MAX_CLASSES = 20
 CLASS_FRACTION = 0.05
-# Parameters that mean nothing for a command that fits once.
-_NOT_OPTIONS = {"warm_start"}
+# Parameters that mean nothing for a command that fits once, or that take no value but None.
+_NOT_OPTIONS = {"warm_start", "activation"}
 # Defaults that differ from the estimators': a command gives the same model run after run.
 _COMMAND_DEFAULTS = {"random_state": 0}
 
@@ -396,6 +396,8 @@ def _info(args):
 
     est = _load_model(args.model)  # a full load: info only describes files that load
     meta = read_metadata(args.model)
+    if "object" in meta:
+        return _info_tree(args, est, meta)
     network = meta["network"]
     scaler = meta["scaler"]  # the input scaling, as the file describes it
     features = list(getattr(est, "feature_names_in_", scaler["names_"]))
@@ -419,6 +421,23 @@ def _info(args):
     print("parameters:")
     for name, value in est.get_params().items():
         print(f"  {name:<20} {value!r}")
+    return 0
+
+
+def _info_tree(args, est, meta):
+    """``info`` for a file that holds a Pipeline or a search: its versions, inputs, classes and steps."""
+    names = getattr(est, "feature_names_in_", None)
+    features = f"{len(names)}: {', '.join(map(str, names))}" if names is not None else f"{est.n_features_in_}"
+    print(f"file:       {args.model} ({os.path.getsize(args.model) / 1024:.1f} KiB)")
+    print(f"estimator:  {type(est).__name__}")
+    print(f"written by: pynmsnn {meta['pynmsnn_version']}, torch {meta['torch_version']}, scikit-learn "
+          f"{meta['sklearn_version']} (model format {meta['format_version']})")
+    print(f"features:   {features}")
+    if hasattr(est, "classes_"):
+        print(f"classes:    {len(est.classes_)}: {', '.join(map(str, est.classes_))}")
+    print("model:")
+    for line in repr(est).splitlines():
+        print(f"  {line}")
     return 0
 
 

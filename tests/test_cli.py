@@ -218,7 +218,7 @@ def test_fit_on_all_rows_with_test_size_zero(folder, capsys, monkeypatch):
 
 
 def test_options_come_from_the_estimator_parameters():
-    """Every estimator parameter but warm_start is an option, with parsed values."""
+    """Every estimator parameter but warm_start (and activation, which must be None) is an option."""
     from pynmsnn import SNNClassifier
 
     args = build_parser().parse_args(
@@ -230,7 +230,7 @@ def test_options_come_from_the_estimator_parameters():
     assert build_parser().parse_args(["fit", "d.csv", "--target", "y", "--batch-size", "32"]).batch_size == 32
     help_text = build_parser()._subparsers._group_actions[0].choices["fit"].format_help()
     for name in SNNClassifier().get_params():
-        assert (f"--{name.replace('_', '-')}" in help_text) == (name != "warm_start")
+        assert (f"--{name.replace('_', '-')}" in help_text) == (name not in ("warm_start", "activation"))
     assert build_parser().parse_args(["demo"]).max_iter == 200  # demo keeps its options
 
 
@@ -248,3 +248,30 @@ def test_options_come_from_the_estimator_parameters():
 def test_detect_task(values, task):
     """Text, bool and few-valued integers are labels; floats and many-valued integers are not."""
     assert detect_task(pd.Series(values))[0] == task
+
+
+def test_predict_and_info_serve_a_saved_pipeline(folder, capsys, monkeypatch):
+    """A Pipeline saved with pynmsnn.save predicts from a CSV as in Python, and info describes it."""
+    from sklearn.compose import make_column_transformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from pynmsnn import SNNClassifier, save
+
+    monkeypatch.chdir(folder)
+    data = pd.read_csv("iris.csv")
+    X, y = data.drop(columns="species"), data["species"]
+    encode = make_column_transformer((OneHotEncoder(), ["colour"]), remainder=StandardScaler())
+    pipe = make_pipeline(encode, SNNClassifier((16,), n_steps=6, max_iter=60, learning_rate_init=0.02,
+                                               random_state=0)).fit(X, y)
+    save(pipe, "pipe.pnm")
+    assert main(["predict", "pipe.pnm", "new.csv", "--proba"]) == 0
+    out = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    new = pd.read_csv("new.csv")
+    assert list(out.columns) == ["prediction"] + [f"proba_{s}" for s in SPECIES]
+    assert list(out["prediction"]) == list(pipe.predict(new[list(pipe.feature_names_in_)]))
+    np.testing.assert_allclose(out.iloc[:, 1:].to_numpy(), pipe.predict_proba(new[list(pipe.feature_names_in_)]))
+    assert main(["info", "pipe.pnm"]) == 0
+    text = capsys.readouterr().out
+    assert "estimator:  Pipeline" in text and "model format 2" in text
+    assert "setosa, versicolor, virginica" in text and "OneHotEncoder" in text and "SNNClassifier" in text

@@ -17,7 +17,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 import pynmsnn
 from pynmsnn import SNNClassifier, SNNRegressor, load, save
-from pynmsnn.persistence import FORMAT_VERSION, _checksum, read_metadata
+from pynmsnn.persistence import ESTIMATOR_FORMAT_VERSION, FORMAT_VERSION, _checksum, read_metadata
 
 FAST = dict(hidden_layer_sizes=(16,), n_steps=6, max_iter=20, learning_rate_init=0.01, random_state=0)
 
@@ -191,7 +191,7 @@ def test_file_holds_only_tensors_and_json(fitted_classifier, tmp_path):
     assert all(isinstance(t, torch.Tensor) for t in payload["state_dict"].values())
     assert payload["checksum"] == _checksum(payload["metadata"], payload["state_dict"])
     metadata = json.loads(payload["metadata"])
-    assert metadata["format_version"] == FORMAT_VERSION
+    assert metadata["format_version"] == ESTIMATOR_FORMAT_VERSION  # a lone estimator: the format older versions read
     assert metadata["pynmsnn_version"] == pynmsnn.__version__
     assert metadata["torch_version"] == torch.__version__
     assert metadata["estimator"] == "SNNClassifier"
@@ -475,8 +475,10 @@ def _set_param(name, value):
         (_set_param("encoder", "morse"), "'encoder' parameter"),
         (lambda m: m["network"].update(decay=0.5), "network was saved with decay=0.5"),
         (lambda m: m["network"].update(n_inputs=7), "n_inputs=7, but the input scaling"),
-        (lambda m: m.update(estimator="SNNRegressor"), "parameters \\['readout'\\] are unknown to SNNRegressor"),
-        (lambda m: (m.update(estimator="SNNRegressor"), m["params"]["items"].pop("readout")),
+        (lambda m: m.update(estimator="SNNRegressor"),
+         "parameters \\['class_weight', 'readout'\\] are unknown to SNNRegressor"),
+        (lambda m: (m.update(estimator="SNNRegressor"), m["params"]["items"].pop("readout"),
+                    m["params"]["items"].pop("class_weight")),
          "holds \\['classes_'\\], which belong to an SNNClassifier"),
         (lambda m: m["attributes"].pop("classes_"), "classes_ of an SNNClassifier"),
         (lambda m: m["attributes"].update(classes_=[2, 1, 0]), "classes_ of an SNNClassifier"),

@@ -309,14 +309,22 @@ def test_datetime_array(data):
 
 
 @pytest.mark.parametrize("container", [sparse.csr_matrix, sparse.csr_array, sparse.coo_matrix])
-def test_sparse_input_is_refused_with_the_fix(data, container):
-    """Sparse X: a TypeError with the dense size and toarray() (densifying could exhaust memory)."""
+def test_sparse_input_is_densified_as_mlp_accepts_it(data, container):
+    """Sparse X trains and predicts as its dense form does (MLPClassifier accepts sparse X too)."""
     X, y = data
-    with pytest.raises(TypeError, match=r"sparse matrix of shape \(40, 3\).*X\.toarray\(\) \(0\.0 MB"):
-        SNNClassifier(**TINY).fit(container(X), y)
-    est = SNNClassifier(**TINY).fit(X, y)
-    with pytest.raises(TypeError, match="toarray"):
-        est.predict(container(X))
+    dense = SNNClassifier(**TINY).fit(X, y)
+    fitted = SNNClassifier(**TINY).fit(container(X), y)
+    np.testing.assert_array_equal(fitted.predict_proba(container(X)), dense.predict_proba(X))
+
+
+def test_sparse_input_too_large_to_densify_is_refused_with_the_fix(data, monkeypatch):
+    """Above a size limit a sparse X is refused, with its dense size and what to do instead."""
+    from pynmsnn import _base
+
+    X, y = data
+    monkeypatch.setattr(_base, "SPARSE_DENSE_LIMIT", 100)
+    with pytest.raises(TypeError, match=r"sparse matrix of shape \(40, 3\).*0\.0 GiB as float64.*TruncatedSVD"):
+        SNNClassifier(**TINY).fit(sparse.csr_matrix(X), y)
 
 
 def test_complex_and_text_arrays(data):
