@@ -35,14 +35,15 @@ _SHARED_PARAMETERS = """\
         How far below rest a spike leaves the membrane, beyond the reset; it
         holds the neuron below rest for a while (its refractory period).
 
-    reset : {'zero', 'subtract'}, default='zero'
-        What a spike does to the membrane: 'zero' sets it to
+    reset : {'subtract', 'zero'}, default='subtract'
+        What a spike does to the membrane: 'subtract' takes the threshold (and
+        the penalty) off and keeps the excess; 'zero' sets it to
         ``-refractory_penalty`` (rest, or below it), as NIR's LIF neuron and
         the neuromorphic chips that read NIR do, so the model exports exactly
-        (:func:`pynmsnn.nir_export.to_nir`) at any decay; 'subtract' takes
-        the threshold (and the penalty) off and keeps the excess. Both learn
-        equally well on the benchmark tables (``benchmarks/bench_defaults.py``,
-        README).
+        (:func:`pynmsnn.nir_export.to_nir`) at any decay. On the benchmark
+        tables both generalise alike (``benchmarks/bench_defaults.py``), and
+        'subtract' fits training data more closely (README): choose 'zero'
+        to deploy on neuromorphic hardware.
 
     surrogate : {'fast_sigmoid', 'atan', 'triangle', 'sigmoid'}, default='fast_sigmoid'
         Derivative used for the spike in backpropagation.
@@ -323,7 +324,7 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
         decay=0.9,
         threshold=1.0,
         refractory_penalty=0.0,
-        reset="zero",
+        reset="subtract",
         surrogate="fast_sigmoid",
         activation=None,
         detach_reset=False,
@@ -803,7 +804,7 @@ class SNNRegressor(RegressorMixin, BaseSNN):
         decay=0.9,
         threshold=1.0,
         refractory_penalty=0.0,
-        reset="zero",
+        reset="subtract",
         surrogate="fast_sigmoid",
         activation=None,
         detach_reset=False,

@@ -271,7 +271,7 @@ class SpikingNetwork(nn.Module):
         >>> from pynmsnn.network import SpikingNetwork
         >>> config = SpikingNetwork(4, (8,), 3, n_steps=5).get_config()
         >>> config["hidden_layer_sizes"], config["reset"]
-        ([8], 'zero')
+        ([8], 'subtract')
         """
         neuron = self.neuron
         return {

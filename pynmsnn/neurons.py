@@ -70,9 +70,9 @@ class LIFParameters:
         Firing threshold, > 0.
     refractory_penalty : float, default=0.0
         How far below rest a spike leaves the membrane, beyond the reset.
-    reset : {'zero', 'subtract'}, default='zero'
-        After a spike, set the membrane to ``-refractory_penalty``, or
-        subtract ``threshold + refractory_penalty`` and keep the excess.
+    reset : {'subtract', 'zero'}, default='subtract'
+        After a spike, subtract ``threshold + refractory_penalty`` and keep the
+        excess, or set the membrane to ``-refractory_penalty``.
     surrogate : str, default='fast_sigmoid'
         The spike's derivative in the backward pass (:mod:`pynmsnn.surrogate`).
     detach_reset : bool, default=False
@@ -89,7 +89,7 @@ class LIFParameters:
     decay: float = 0.9
     threshold: float = 1.0
     refractory_penalty: float = 0.0
-    reset: str = "zero"
+    reset: str = "subtract"
     surrogate: str = "fast_sigmoid"
     detach_reset: bool = False
 

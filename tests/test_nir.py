@@ -71,9 +71,13 @@ def test_zero_reset_exports_exactly_by_nir_equations(digits, readout, input_scal
     assert _same_output(clf, X_test, out).all()
 
 
-def test_the_default_model_exports_exactly(digits):
-    """The defaults (decay=0.9, reset='zero') give a model that leaves the package as it is."""
-    clf = SNNClassifier((16,), n_steps=6, max_iter=3, random_state=0).fit(*digits[:2])
+def test_the_default_neuron_with_reset_zero_exports_exactly(digits):
+    """The default leak with reset='zero' gives a model that leaves the package as it is; the
+    default neuron (reset='subtract') is refused with reset='zero' named as the way out."""
+    default = SNNClassifier((16,), n_steps=6, max_iter=1, random_state=0).fit(*digits[:2])
+    with pytest.raises(ValueError, match="Refit with reset='zero'"):
+        to_nir(default)
+    clf = SNNClassifier((16,), n_steps=6, max_iter=3, reset="zero", random_state=0).fit(*digits[:2])
     graph = to_nir(clf)
     assert graph.metadata["exact"]
     X_test = digits[2][:100]
