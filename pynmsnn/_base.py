@@ -43,6 +43,7 @@ as in scikit-learn; the network describes itself with
 
 import copy
 import dataclasses
+import inspect
 import re
 import warnings
 from numbers import Integral, Real
@@ -54,18 +55,15 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import (
-    _check_feature_names,
-    _check_n_features,
-    check_array,
-    check_is_fitted,
-)
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._engine import choose_engine
+from ._engine_info import warn_if_kernel_missing
+from ._folding import fold_one_hot
 from ._malloc import keep_freed_memory
-from ._optim import Adam
-from ._tabular import TableScaler, check_finite, is_dataframe, non_number_error
+from ._optim import SGD, Adam
+from ._params import InvalidParameterError, Interval, Options, StrOptions, validate
+from ._tabular import TableScaler, check_finite, check_table_input, is_dataframe, non_number_error
 from .activity import activity_report, calibrate_firing, check_firing_health
 from .encoders import ENCODERS
 from .network import SpikingNetwork
@@ -81,6 +79,8 @@ __all__ = ["BaseSNN"]
 PREDICT_CHUNK_VALUES = 2**20
 # Rows per chunk where the network infers a row at a time (no time steps kept).
 EVENT_CHUNK_ROWS = 2**16
+# The largest sparse X densified (float64 bytes); a larger one is refused with the fix.
+SPARSE_DENSE_LIMIT = 2**31
 
 
 def predict_chunk_rows(n_steps, widths):
@@ -89,35 +89,199 @@ def predict_chunk_rows(n_steps, widths):
     return int(min(4096, max(64, rows)))
 
 
+# What a CUDA device may be called: 'cuda' or 'cuda:N'.
+_CUDA_NAME = re.compile(r"^cuda(:(\d+))?$")
+DEVICE_WORDS = ("auto", "cpu", "cuda")
+
+
+def check_device(device, owner):
+    """The ``device`` parameter as text ('auto', 'cpu', 'cuda' or 'cuda:N'), or a ValueError naming it.
+
+    ``owner`` is the class name the message names, as scikit-learn's parameter errors do.
+    """
+    text = str(device) if isinstance(device, torch.device) else device
+    if isinstance(text, str) and (text in DEVICE_WORDS or _CUDA_NAME.match(text)):
+        return text
+    raise ValueError(
+        f"The 'device' parameter of {owner} must be 'auto', 'cpu', 'cuda', 'cuda:N' (N the index "
+        f"of a GPU) or a torch.device of type 'cpu' or 'cuda'. Got {device!r} instead."
+    )
+
+
 def resolve_device(device):
-    """Turn the ``device`` parameter into a ``torch.device``."""
-    if device == "auto":
+    """Turn the ``device`` parameter into a ``torch.device``, or say why that GPU cannot be used.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    text = check_device(device, "the estimator")
+    if text == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
+    if text == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
         raise ValueError(
-            "device='cuda' was asked for but torch sees no CUDA GPU "
+            f"device={text!r} was asked for but torch sees no CUDA GPU "
             f"(torch {torch.__version__}); use device='auto' or device='cpu'."
         )
-    return torch.device(device)
+    index = _CUDA_NAME.match(text).group(2)
+    count = torch.cuda.device_count()
+    if index is not None and int(index) >= count:
+        raise ValueError(
+            f"device={text!r} names GPU {index}, but torch sees {count} CUDA GPU(s), numbered 0 to "
+            f"{count - 1}; pass one of those, or device='cuda' for the current one."
+        )
+    return torch.device(text)
 
 
 def fitted_device(device):
-    """Where a fitted model runs after pickling or loading: CUDA when ``device`` allows and torch sees one."""
-    wants_gpu = device != "cpu" and torch.cuda.is_available()
-    return torch.device("cuda" if wants_gpu else "cpu")
+    """Where a fitted model runs after pickling or loading.
+
+    The GPU that ``device`` names when torch sees it, else the current CUDA GPU
+    when ``device`` is not the CPU and torch sees one, else the CPU.
+    """
+    text = str(device) if isinstance(device, torch.device) else device
+    found = _CUDA_NAME.match(text) if isinstance(text, str) else None
+    if text == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu")
+    if found and found.group(2) is not None and int(found.group(2)) < torch.cuda.device_count():
+        return torch.device(text)
+    return torch.device("cuda")
+
+
+def check_sample_weight(sample_weight, n_samples):
+    """``sample_weight`` as ``n_samples`` finite, non-negative float64 weights, not all zero; None stays None.
+
+    A single number weighs every row alike.
+    """
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, Real) and not isinstance(sample_weight, (bool, np.bool_)):
+        weights = np.full(n_samples, float(sample_weight))
+    else:
+        weights = check_array(sample_weight, ensure_2d=False, dtype=np.float64, ensure_all_finite=False,
+                              input_name="sample_weight")
+        if weights.ndim != 1 or len(weights) != n_samples:
+            raise ValueError(
+                f"sample_weight has shape {weights.shape}, but X has {n_samples} rows; pass one weight "
+                f"per row, an array of shape ({n_samples},)."
+            )
+    bad = np.flatnonzero(~np.isfinite(weights) | (weights < 0))
+    if len(bad):
+        raise ValueError(
+            f"sample_weight must be finite and non-negative, but row(s) {bad[:5].tolist()} hold "
+            f"{weights[bad[:5]].tolist()}{' and more' if len(bad) > 5 else ''}."
+        )
+    if not (weights > 0).any():
+        raise ValueError(
+            "sample_weight is zero for every row, so there is nothing to learn from; "
+            "give at least one row a positive weight."
+        )
+    return weights
+
+
+def take_rows(X, rows):
+    """The rows ``rows`` of an array or DataFrame."""
+    return X.iloc[rows] if is_dataframe(X) else X[rows]
+
+
+# Odd 64-bit multipliers of the row hash of merge_rows, drawn once from a fixed seed.
+_HASH_MULTIPLIERS = np.random.default_rng(15).integers(
+    0, np.iinfo(np.uint64).max, size=4096, dtype=np.uint64, endpoint=True) | np.uint64(1)
+
+
+def _row_hashes(keys):
+    """A 64-bit hash of each row of a uint32 array: the sum of its values times fixed odd multipliers."""
+    n, width = keys.shape
+    multipliers = np.resize(_HASH_MULTIPLIERS, width) ^ np.arange(width, dtype=np.uint64)
+    hashes = np.empty(n, dtype=np.uint64)
+    step = max(1, 2**20 // max(width, 1))
+    for start in range(0, n, step):  # in blocks, so that the uint64 copy stays small
+        block = keys[start : start + step].astype(np.uint64)
+        block *= multipliers
+        hashes[start : start + step] = block.sum(axis=1)
+    return hashes
+
+
+def target_codes(y):
+    """One integer per row, equal for rows of equal targets (labels, or rows of a 2-D target)."""
+    y = np.asarray(y)
+    if y.ndim == 1:
+        return np.unique(y, return_inverse=True)[1].astype(np.int64)
+    return np.unique(y.reshape(len(y), -1), axis=0, return_inverse=True)[1].reshape(-1).astype(np.int64)
+
+
+def merge_rows(inputs, targets, weights, keep_order):
+    """Merge identical training rows into one row that carries their summed weight.
+
+    Two rows merge when their inputs are bitwise equal and so are their
+    targets (or target codes, as :func:`target_codes` gives them). The
+    merged rows come in an order fixed by their content, so that the order
+    the rows were given in does not matter, or, with ``keep_order``, in the
+    order of their first occurrence.
+
+    Parameters
+    ----------
+    inputs : ndarray of shape (n_samples, n_inputs), float32
+        Scaled rows.
+    targets : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        Their targets or target codes, of a numeric dtype.
+    weights : ndarray of shape (n_samples,) or None
+        Their weights; None weighs every row 1.
+    keep_order : bool
+        Keep the given order instead of the content's.
+
+    Returns
+    -------
+    rows : ndarray of int or None
+        The first row of each group, in training order; None when the rows
+        stay as given (nothing merged, and ``keep_order``).
+    weights : ndarray of shape (n_rows,) or None
+        The weight of each merged row; None when no weights were given and no
+        row repeats.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> inputs = np.array([[0.5], [0.0], [0.5]], dtype=np.float32)
+    >>> merge_rows(inputs, np.array([1, 0, 1]), None, keep_order=True)
+    (array([0, 1]), array([2., 1.]))
+    """
+    n = len(inputs)
+    keys = np.concatenate(
+        [np.ascontiguousarray(part).reshape(n, -1).view(np.uint32)
+         for part in (inputs, np.ascontiguousarray(targets).reshape(n, -1))], axis=1)
+    hashes = _row_hashes(keys)
+    order = np.argsort(hashes, kind="stable")
+    same = np.zeros(max(n - 1, 0), dtype=bool)
+    candidates = np.flatnonzero(hashes[order[1:]] == hashes[order[:-1]])
+    same[candidates] = (keys[order[candidates + 1]] == keys[order[candidates]]).all(axis=1)
+    starts = np.flatnonzero(np.concatenate([[True], ~same]))
+    rows = order[starts]
+    if len(rows) < n or weights is not None:
+        weights = np.add.reduceat((np.ones(n) if weights is None else weights)[order], starts)
+    if keep_order:
+        if weights is None:
+            return None, None
+        first = np.argsort(rows)
+        rows, weights = rows[first], weights[first]
+    return rows, weights
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainingPlan:
     """How ``fit`` trains the network that :meth:`BaseSNN.start_fit` built.
 
-    Each epoch shuffles the rows with ``torch.randperm(n_samples,
-    generator=g)``, where ``g = torch.Generator().manual_seed(seed)`` is made
-    once per fit and also feeds the random encoders, then takes minibatches
-    of ``batch_size`` rows in that order (the last one shorter). A step
-    minimizes the mean of :meth:`BaseSNN.row_losses` over the minibatch plus
+    Epoch ``k`` (from 0) shuffles the rows with ``torch.randperm(n_samples,
+    generator=g)``, where ``g = torch.Generator().manual_seed(seed + k)`` also
+    feeds that epoch's random encoders, then takes minibatches of
+    ``batch_size`` rows in that order (the last one shorter). A step
+    minimizes the mean of :meth:`BaseSNN.row_losses`, each times its row's
+    weight in ``row_weights``, over the minibatch plus
     ``spike_penalty`` times the mean firing rate of the hidden layers, with
-    :class:`pynmsnn._optim.Adam`: ``learning_rate`` for every tensor,
+    :class:`pynmsnn._optim.Adam` (``betas``, ``eps``): ``learning_rate`` for every tensor,
     ``weight_decay`` for the weights and none for the biases. After epoch
     ``k`` (mean loss ``L_k``), an epoch improves when ``L_k < min(L_1..L_k-1)
     - tol``; training stops after more than ``n_iter_no_change`` epochs in a
@@ -129,6 +293,13 @@ class TrainingPlan:
     batch_size : int
     learning_rate : float
     weight_decay : float
+    betas : tuple of float
+        Adam's ``(beta_1, beta_2)``.
+    eps : float
+        Adam's ``epsilon``.
+    row_weights : torch.Tensor of shape (n_samples,) or None
+        Each row's weight in the loss (mean 1), from ``sample_weight``,
+        ``class_weight`` and merged identical rows; None weighs all alike.
     spike_penalty : float
     max_iter : int
     tol : float
@@ -142,6 +313,9 @@ class TrainingPlan:
     batch_size: int
     learning_rate: float
     weight_decay: float
+    betas: tuple
+    eps: float
+    row_weights: object
     spike_penalty: float
     max_iter: int
     tol: float
@@ -166,6 +340,25 @@ _FIXED_WHEN_CONTINUING = {
 }
 
 
+# Far above these values, a parameter is the likely cause when training diverges
+# (inputs are scaled to [0, 1] and weights start below 1): the message names it.
+USUAL_MAXIMUM = {
+    "learning_rate_init": 1.0,
+    "alpha": 1e3,
+    "spike_penalty": 1e3,
+    "threshold": 1e3,
+    "refractory_penalty": 1e3,
+}
+
+
+def _untracked(values):
+    """A torch tensor as a numpy array, detached from autograd and on the CPU; anything else as is."""
+    if not isinstance(values, torch.Tensor):
+        return values
+    tensor = values.detach().cpu()
+    return (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy()
+
+
 def _shorten(names, limit=10):
     """A list for a message, cut after ``limit`` items."""
     names = [str(name) for name in names]
@@ -187,16 +380,26 @@ class BaseSNN(BaseEstimator):
         "refractory_penalty": [Interval(Real, 0, None, closed="left")],
         "reset": [StrOptions(set(RESETS))],
         "surrogate": [StrOptions(set(SURROGATES))],
+        "activation": [None],  # MLPClassifier's; refused by check_params with a pointer to surrogate
         "detach_reset": ["boolean"],
         "encoder": [StrOptions(set(ENCODERS))],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "spike_penalty": [Interval(Real, 0, None, closed="left")],
         "init_firing_rate": [Interval(Real, 0, 1, closed="neither"), None],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "solver": [StrOptions({"adam", "sgd", "lbfgs"})],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "shuffle": ["boolean"],
@@ -204,50 +407,164 @@ class BaseSNN(BaseEstimator):
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
         "precision": [StrOptions({"auto", "float32", "bfloat16"})],
-        "device": [StrOptions({"auto", "cpu", "cuda"})],
+        # Also 'cuda:N' (checked by check_device) and a torch.device.
+        "device": [StrOptions(set(DEVICE_WORDS)), str, torch.device],
     }
 
+    def __init__(
+        self,
+        hidden_layer_sizes,
+        *,
+        n_steps,
+        decay,
+        threshold,
+        refractory_penalty,
+        reset,
+        surrogate,
+        activation,
+        detach_reset,
+        encoder,
+        alpha,
+        spike_penalty,
+        init_firing_rate,
+        solver,
+        batch_size,
+        learning_rate,
+        learning_rate_init,
+        power_t,
+        momentum,
+        nesterovs_momentum,
+        beta_1,
+        beta_2,
+        epsilon,
+        max_iter,
+        max_fun,
+        tol,
+        n_iter_no_change,
+        early_stopping,
+        validation_fraction,
+        shuffle,
+        random_state,
+        verbose,
+        warm_start,
+        precision,
+        device,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.n_steps = n_steps
+        self.decay = decay
+        self.threshold = threshold
+        self.refractory_penalty = refractory_penalty
+        self.reset = reset
+        self.surrogate = surrogate
+        self.activation = activation
+        self.detach_reset = detach_reset
+        self.encoder = encoder
+        self.alpha = alpha
+        self.spike_penalty = spike_penalty
+        self.init_firing_rate = init_firing_rate
+        self.solver = solver
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.max_iter = max_iter
+        self.max_fun = max_fun
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.precision = precision
+        self.device = device
+
     # ------------------------------------------------------------------ fit
-    def _fit(self, X, y, incremental=False, classes=None):
-        """Fit on ``(X, y)``: a full fit, or one more epoch when ``incremental``."""
-        self._check_fit_arguments(y)
+    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
+        """Fit on ``(X, y)``: a full fit, or one more epoch when ``incremental``.
+
+        Rows of zero weight are dropped before anything is learned from the
+        data (the input scaling included), so a zero weight is the row absent.
+        """
+        self._check_fit_arguments(y, incremental)
         first_pass = not hasattr(self, "module_") or (not self.warm_start and not incremental)
         if not first_pass:
             self._check_continuation(incremental)
-        X, y, targets = self._start(X, y, first_pass, incremental, classes)
-        early_stopping = self.early_stopping and not incremental
-        X_train, y_train, X_val, y_val = self._split_validation(X, targets, y, early_stopping)
+        inputs, y, targets, weights, rows_given = self._start(X, y, sample_weight, first_pass, incremental, classes)
+        # As in MLPClassifier, lbfgs trains on every row at once and holds none out.
+        early_stopping = self.early_stopping and not incremental and self.solver != "lbfgs"
+        train, validation = self._split_validation(inputs, targets, y, weights, early_stopping)
         device = self._device
-        inputs = torch.as_tensor(X_train, device=device)
-        targets = torch.as_tensor(y_train, device=device)
-        self._train(inputs, targets, X_val, y_val, n_epochs=1 if incremental else self.max_iter,
-                    early_stopping=early_stopping, incremental=incremental)
+        inputs = torch.as_tensor(train[0], device=device)
+        targets = torch.as_tensor(train[1], device=device)
+        weights = _normalized(train[2], device)
+        held_out = len(validation[0]) if validation else 0
+        rows_given = max(1, round(rows_given * len(train[0]) / (len(train[0]) + held_out)))  # the training share
+        if self.solver == "lbfgs":
+            self._train_lbfgs(inputs, targets, weights)
+        else:
+            self._train(inputs, targets, weights, validation, n_epochs=1 if incremental else self.max_iter,
+                        early_stopping=early_stopping, incremental=incremental, rows_given=rows_given)
         if not incremental:  # partial_fit stays cheap; a chunk's health is one call away
             self.firing_rates_ = check_firing_health(self, inputs)
         return self
 
-    def _check_fit_arguments(self, y):
+    def _check_fit_arguments(self, y, incremental):
+        """Refuse parameters and arguments no fit can start from."""
         self.check_params()
+        warn_if_kernel_missing(self.device)
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
+        if incremental and self.early_stopping:
+            raise ValueError(
+                "partial_fit does not support early_stopping=True, as MLPClassifier does not: a chunk "
+                "is too small to hold rows out of. Set early_stopping=False, and score held-out rows "
+                "between calls yourself."
+            )
 
-    def _start(self, X, y, first_pass, incremental, classes):
-        """Checked and scaled rows, checked labels and encoded targets; a new or continued network."""
-        X = self._prepare_X(X, reset=first_pass)
+    def _start(self, X, y, sample_weight, first_pass, incremental, classes):
+        """The training rows as the network takes them; a new or continued network.
+
+        Returns scaled rows, checked labels and encoded targets, the rows'
+        weights (None when all ones) and the number of rows given (before
+        identical rows were merged).
+        """
+        X = self._check_X(X, reset=first_pass)
+        y = _untracked(y)
         y = self._check_y(y, n_samples=X.shape[0])
-        targets = self._encode_targets(y, reset=first_pass, classes=classes)
+        weights = check_sample_weight(sample_weight, X.shape[0])
+        kept = None if weights is None or (weights > 0).all() else np.flatnonzero(weights > 0)
+        inputs = self._scale_X(X, reset=first_pass, fit_rows=kept)
+        if kept is not None:
+            inputs, y, weights = inputs[kept], take_rows(y, kept), weights[kept]
+        rows_given = len(inputs)  # an epoch takes as many steps as these rows would, merged or not
+        rows, weights = merge_rows(inputs, target_codes(y), weights, keep_order=not self.shuffle)
+        if rows is not None:
+            inputs, y = inputs[rows], take_rows(y, rows)
+        if not first_pass and not incremental:
+            self._check_warm_start_targets(y)
+        targets = self._encode_targets(y, reset=first_pass, classes=classes, weights=weights)
+        weights = self._class_weighted(targets, weights, incremental)
         if first_pass:
             self._initialize(n_outputs=self._n_outputs(targets))
-            calibrate_firing(self, X)  # only with init_firing_rate
+            calibrate_firing(self, inputs)  # only with init_firing_rate
         else:
             if not incremental:
                 self._set_rng_seed()
-            self._continue_network()
-        return X, y, targets
+                self.n_iter_ = 0  # as in MLPClassifier: the epochs of this call
+            self._continue_network(incremental)
+        return inputs, y, targets, weights, rows_given
 
-    def start_fit(self, X, y):
+    def start_fit(self, X, y, sample_weight=None):
         """Everything ``fit`` does before its first epoch, for epochs run elsewhere.
 
         Checks the parameters and the data, fits the input scaling and the
@@ -261,11 +578,15 @@ class BaseSNN(BaseEstimator):
             Training data.
         y : array-like
             Its labels or targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each row, as ``fit`` takes it.
 
         Returns
         -------
         inputs : torch.Tensor of shape (n_samples, n_inputs), float32
-            The rows as the network takes them, on :attr:`compute_device`.
+            The rows as the network takes them, on :attr:`compute_device`:
+            rows of zero weight dropped and identical rows merged, as in
+            ``fit``; :meth:`training_plan` gives the merged rows' weights.
         targets : torch.Tensor
             The targets as :meth:`row_losses` takes them (class indices, or
             standardized values of shape (n_samples, n_outputs)).
@@ -274,7 +595,8 @@ class BaseSNN(BaseEstimator):
         ------
         ValueError
             With ``early_stopping=True``: its validation split and scores are
-            ``fit``'s own work.
+            ``fit``'s own work; with a ``solver`` other than 'adam', whose
+            steps :class:`TrainingPlan` does not describe.
 
         Examples
         --------
@@ -282,18 +604,26 @@ class BaseSNN(BaseEstimator):
         >>> from pynmsnn import SNNClassifier
         >>> X, y = load_iris(return_X_y=True)
         >>> clf = SNNClassifier((8,), n_steps=4, random_state=0)
-        >>> inputs, targets = clf.start_fit(X, y)
+        >>> inputs, targets = clf.start_fit(X, y)  # two of iris's rows are equal: merged into one
         >>> tuple(inputs.shape), clf.training_plan(len(inputs)).batch_size
-        ((150, 4), 150)
+        ((149, 4), 149)
         """
-        self._check_fit_arguments(y)
+        self._check_fit_arguments(y, incremental=False)
+        name = type(self).__name__
         if self.early_stopping:
             raise ValueError(
-                f"{type(self).__name__}.start_fit: early_stopping=True holds out a validation split and "
+                f"{name}.start_fit: early_stopping=True holds out a validation split and "
                 "scores it every epoch, which only fit does; call fit, or set early_stopping=False."
             )
-        X, _, targets = self._start(X, y, first_pass=True, incremental=False, classes=None)
-        return torch.as_tensor(X, device=self._device), torch.as_tensor(targets, device=self._device)
+        if self.solver != "adam":
+            raise ValueError(
+                f"{name}.start_fit: solver={self.solver!r} trains as only fit does; call fit, or set "
+                "solver='adam'."
+            )
+        inputs, _, targets, weights, rows_given = self._start(X, y, sample_weight, first_pass=True,
+                                                               incremental=False, classes=None)
+        self._started_fit = {"weights": _normalized(weights, self._device), "rows_given": rows_given}
+        return torch.as_tensor(inputs, device=self._device), torch.as_tensor(targets, device=self._device)
 
     def training_plan(self, n_samples):
         """How ``fit`` trains the network :meth:`start_fit` built, on ``n_samples`` rows.
@@ -306,16 +636,20 @@ class BaseSNN(BaseEstimator):
         Returns
         -------
         TrainingPlan
-            The generator's seed, the minibatch size, Adam's learning rate and
-            weight decay, the spike penalty, the stopping rule and the backend.
+            The generator's seed, the minibatch size, Adam's settings, the
+            rows' weights, the spike penalty, the stopping rule and the backend.
         """
         check_is_fitted(self, "module_")
+        started = getattr(self, "_started_fit", {})
         weights, _ = self._optimizer_settings()
         return TrainingPlan(
-            seed=self._seed + self.n_iter_,
-            batch_size=self._batch_size(n_samples),
+            seed=self._seed + len(self.loss_curve_),
+            batch_size=self._batch_size(n_samples, started.get("rows_given")),
             learning_rate=weights["lr"],
             weight_decay=weights["weight_decay"],
+            betas=(float(self.beta_1), float(self.beta_2)),
+            eps=float(self.epsilon),
+            row_weights=started.get("weights"),
             spike_penalty=float(getattr(self, "spike_penalty", 0.0)),
             max_iter=int(self.max_iter),
             tol=float(self.tol),
@@ -324,11 +658,12 @@ class BaseSNN(BaseEstimator):
             engine=self.compute_engine(training=True),
         )
 
-    def minibatch_loss(self, outputs, targets):
+    def minibatch_loss(self, outputs, targets, weights=None):
         """The loss ``fit`` minimizes on one minibatch, before the spike penalty.
 
-        The mean of :meth:`row_losses` over the rows, computed by the same
-        operation as in ``fit``, so it rounds as ``fit``'s loss curve does.
+        The mean of :meth:`row_losses` over the rows, each times its weight,
+        computed by the same operation as in ``fit``, so it rounds as
+        ``fit``'s loss curve does.
 
         Parameters
         ----------
@@ -336,13 +671,16 @@ class BaseSNN(BaseEstimator):
             The network's output.
         targets : torch.Tensor
             The rows' targets, as :meth:`start_fit` returns them.
+        weights : torch.Tensor of shape (n_rows,), default=None
+            The rows' weights, from :attr:`TrainingPlan.row_weights`; None
+            weighs every row 1.
 
         Returns
         -------
         torch.Tensor
             A scalar.
         """
-        return self._loss(outputs, targets)
+        return self._loss(outputs, targets, weights)
 
     def finish_fit(self, inputs, state_dict, loss_curve, stopped="plateau", diverged_loss=None):
         """End a fit whose epochs ran elsewhere, as ``fit`` ends: weights, history, checks, warnings.
@@ -375,20 +713,32 @@ class BaseSNN(BaseEstimator):
             raise ValueError(f"stopped={stopped!r}; choose one of {list(_STOPS)}.")
         loss_curve = [float(loss) for loss in loss_curve]
         if stopped == "diverged" and not loss_curve:
+            self.__dict__.pop("_started_fit", None)
             self._forget_fit()
             raise ValueError(self._divergence_message(1, diverged_loss, first=True))
+        self.__dict__.pop("_started_fit", None)
         self.module_.load_state_dict(state_dict, strict=True)
         self.module_.eval()
         self.n_iter_ = len(loss_curve)
         self.t_ = self.n_iter_ * int(inputs.shape[0])
         self.loss_curve_ = loss_curve
         self.best_loss_ = min(loss_curve, default=np.inf)
+        self._no_improvement_count = _epochs_without_improvement(loss_curve, self.tol)
+        if loss_curve:
+            self.loss_ = loss_curve[-1]
         if stopped == "max_iter":
             warnings.warn(self._max_iter_message(), ConvergenceWarning, stacklevel=2)
         elif stopped == "diverged":
             warnings.warn(self._divergence_message(self.n_iter_ + 1, diverged_loss), RuntimeWarning, stacklevel=2)
         self.firing_rates_ = check_firing_health(self, inputs)
         return self
+
+    def _class_weighted(self, targets, weights, incremental):
+        """The rows' weights times their class's weight (a classifier's ``class_weight``); None is all ones."""
+        return weights
+
+    def _check_warm_start_targets(self, y):
+        """Refuse targets a warm-started fit cannot continue on (a classifier's other classes)."""
 
     def _check_hidden_layer_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -400,14 +750,24 @@ class BaseSNN(BaseEstimator):
             )
         return sizes
 
-    def _prepare_X(self, X, reset):
+    def _prepare_X(self, X, reset, encoded=False):
         """Validate ``X`` and scale it to [0, 1] (fitting the scaler when ``reset``).
+
+        With ``encoded``, returns the scaled numeric columns and the category
+        codes instead of the one-hot matrix (:meth:`TableScaler.encode`).
+        """
+        return self._scale_X(self._check_X(X, reset), reset, encoded=encoded)
+
+    def _check_X(self, X, reset):
+        """``X`` checked: a DataFrame as it is, anything else as a float array.
 
         Bad input raises a ValueError or TypeError that names the column, value
         or shape and the fix. DataFrame columns are matched by position, as in
         scikit-learn: missing, extra or reordered columns are an error that
         says to pass ``X[model.feature_names_in_]``.
         """
+        X = _untracked(X)
+        check_table_input(X, None if reset else getattr(self, "feature_names_in_", None))
         self._check_column_names(X, reset)
         if is_dataframe(X):
             if X.shape[0] == 0:
@@ -420,8 +780,12 @@ class BaseSNN(BaseEstimator):
         else:
             X = self._check_array_X(X)
         self._check_X_shape(X, reset)
+        return X
+
+    def _scale_X(self, X, reset, fit_rows=None, encoded=False):
+        """Checked ``X`` scaled to [0, 1]; when ``reset``, the scaling is learned from ``fit_rows`` (default all)."""
         if reset:
-            self._scaler = TableScaler().fit(X)
+            self._scaler = TableScaler().fit(X if fit_rows is None else take_rows(X, fit_rows))
         elif self._scaler.categorical_ and not is_dataframe(X):
             columns = [self._scaler.names_[j] for j in self._scaler.categorical_]
             raise TypeError(
@@ -429,13 +793,16 @@ class BaseSNN(BaseEstimator):
                 f"{_shorten(columns)}; pass a DataFrame with the columns of fit, not a "
                 f"{type(X).__name__}."
             )
-        return self._scaler.transform(X)
+        return self._scaler.encode(X) if encoded else self._scaler.transform(X)
 
     def _check_column_names(self, X, reset):
         """scikit-learn's check of DataFrame column names, its message ending with the fix."""
         try:
-            _check_feature_names(self, X, reset=reset)
+            # Names only (ensure_2d=False skips the count): _check_X_shape checks the count.
+            validate_data(self, X, reset=reset, skip_check_array=True, ensure_2d=False)
         except ValueError as error:
+            if not hasattr(self, "feature_names_in_"):
+                raise
             names = list(self.feature_names_in_)
             raise ValueError(
                 f"{error}Pass the columns of fit, in their order: X[model.feature_names_in_], "
@@ -445,11 +812,7 @@ class BaseSNN(BaseEstimator):
     def _check_array_X(self, X):
         """A numeric array from ``X``, or an error that says which value is wrong and the fix."""
         if sparse.issparse(X):
-            raise TypeError(
-                f"X is a sparse matrix of shape {X.shape}; {type(self).__name__} needs dense input. "
-                f"Pass X.toarray() ({X.shape[0] * X.shape[1] * 8 / 2**20:,.1f} MB as float64) if it "
-                "fits in memory, else reduce its columns first (sklearn.decomposition.TruncatedSVD)."
-            )
+            X = self._densify(X)
         kind = getattr(getattr(X, "dtype", None), "kind", None)
         if kind in ("M", "m"):
             raise TypeError(
@@ -472,6 +835,17 @@ class BaseSNN(BaseEstimator):
         check_finite(X, list(range(X.shape[1])))
         return X
 
+    def _densify(self, X):
+        """A sparse ``X`` as a dense array, as MLPClassifier accepts it; refused above SPARSE_DENSE_LIMIT bytes."""
+        size = X.shape[0] * X.shape[1] * 8
+        if size > SPARSE_DENSE_LIMIT:
+            raise TypeError(
+                f"X is a sparse matrix of shape {X.shape}; {type(self).__name__} computes on dense rows and "
+                f"this one would take {size / 2**30:,.1f} GiB as float64. Reduce its columns first "
+                "(sklearn.decomposition.TruncatedSVD), or pass it in chunks to partial_fit."
+            )
+        return X.toarray()
+
     def _check_X_shape(self, X, reset):
         """Enough rows to learn the scaling from; the number of columns of fit."""
         name = type(self).__name__
@@ -486,7 +860,8 @@ class BaseSNN(BaseEstimator):
                 f"features as input; pass rows with the {self.n_features_in_} columns of fit, "
                 "in the same order."
             )
-        _check_n_features(self, X, reset=reset)
+        if reset:
+            self.n_features_in_ = X.shape[1]
 
     def _initialize(self, n_outputs):
         """Build the network, the optimizer and the fitted attributes of a first fit."""
@@ -551,19 +926,42 @@ class BaseSNN(BaseEstimator):
         self._seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
     def _make_optimizer(self):
+        """The optimizer of ``solver``: Adam, or SGD with momentum (lbfgs needs none, and gets Adam)."""
         weights = [layer.weight for layer in self.module_.layers]
         biases = [layer.bias for layer in self.module_.layers]
         settings = self._optimizer_settings()
+        groups = [{"params": weights, **settings[0]}, {"params": biases, **settings[1]}]
+        if self.solver == "sgd":
+            return SGD(groups, momentum=self.momentum, nesterov=self.nesterovs_momentum)
         # torch.optim.Adam(fused=True)'s numbers, without importing torch's compiler (pynmsnn/_optim.py).
-        return Adam([{"params": weights, **settings[0]}, {"params": biases, **settings[1]}])
+        return Adam(groups, betas=(self.beta_1, self.beta_2),
+                    eps=self.epsilon)
 
     def _optimizer_settings(self):
-        """Adam's learning rate and weight decay for the weights' group and the biases' group."""
+        """The learning rate and weight decay of the weights' group and the biases' group."""
         # alpha is an L2 penalty on the weights (not the biases), scaled by the batch
-        # size as in MLPClassifier; Adam's weight_decay adds exactly that gradient.
+        # size as in MLPClassifier; the optimizer's weight_decay adds exactly that gradient.
         batch = 200 if self.batch_size == "auto" else self.batch_size
         lr = self.learning_rate_init
         return [{"lr": lr, "weight_decay": self.alpha / batch}, {"lr": lr, "weight_decay": 0.0}]
+
+    def _set_learning_rate(self, lr):
+        for group in self._optimizer.param_groups:
+            group["lr"] = float(lr)
+
+    def _schedule_learning_rate(self):
+        """After an epoch: with 'invscaling', SGD's step size becomes ``learning_rate_init / (t_ + 1) ** power_t``."""
+        if self.solver == "sgd" and self.learning_rate == "invscaling":
+            self._set_learning_rate(self.learning_rate_init / (self.t_ + 1) ** self.power_t)
+
+    def _plateau_stops(self):
+        """On a plateau: with 'adaptive', SGD divides its step size by 5 and goes on, until it is 1e-6 or less."""
+        if self.solver != "sgd" or self.learning_rate != "adaptive":
+            return True
+        if self._optimizer.learning_rate <= 1e-6:
+            return True
+        self._set_learning_rate(self._optimizer.learning_rate / 5.0)
+        return False
 
     def _network_config(self, n_outputs):
         """The network the parameters describe, as :meth:`SpikingNetwork.get_config` gives it."""
@@ -597,55 +995,74 @@ class BaseSNN(BaseEstimator):
                 f"To train a new network, {fresh}; to continue this one, set {name} back to {old!r}."
             )
 
-    def _continue_network(self):
+    def _continue_network(self, incremental):
         """Make a continued fit's network and optimizer follow the parameters as they are now.
 
-        The weights and Adam's running averages carry over; the neuron parameters
-        (``decay``, ``threshold``, ``refractory_penalty``, ``surrogate``,
-        ``detach_reset``), ``learning_rate_init`` and ``alpha`` are those of
-        ``get_params()``, so the fitted network never disagrees with them.
+        The weights and the optimizer's state (Adam's running averages, SGD's
+        velocities) carry over; the neuron parameters (``decay``, ``threshold``,
+        ``refractory_penalty``, ``surrogate``, ``detach_reset``), ``alpha`` and
+        the solver's settings are those of ``get_params()``, so the fitted
+        network never disagrees with them. Another ``solver`` starts a fresh
+        optimizer. The step size starts again at ``learning_rate_init`` in a
+        warm-started fit; ``partial_fit`` keeps SGD's scheduled step size.
         """
         wanted = self._network_config(self.module_.get_config()["n_outputs"])
+        kind = SGD if self.solver == "sgd" else Adam
+        current = getattr(self, "_optimizer", None)
+        moments = current.state_dict() if isinstance(current, kind) else None
         if wanted != self.module_.get_config():
-            moments = self._optimizer.state_dict() if hasattr(self, "_optimizer") else None
             self.module_ = SpikingNetwork.from_config(wanted, self.module_.state_dict()).to(self._device)
-            self._optimizer = self._make_optimizer()
-            if moments is not None:
-                self._optimizer.load_state_dict(moments)
-        elif not hasattr(self, "_optimizer"):
-            self._optimizer = self._make_optimizer()
-        for group, settings in zip(self._optimizer.param_groups, self._optimizer_settings()):
-            group.update(settings)
+        scheduled = [group["lr"] for group in current.param_groups] if current is not None else None
+        self._optimizer = self._make_optimizer()
+        if moments is not None:
+            self._optimizer.load_state_dict(moments)
+        keeps_schedule = incremental and self.solver == "sgd" and self.learning_rate != "constant"
+        if keeps_schedule and moments is not None:
+            for group, lr in zip(self._optimizer.param_groups, scheduled):
+                group["lr"] = lr
 
     @property
     def _readout(self):
         return getattr(self, "readout", "membrane")
 
-    def _batch_size(self, n_samples):
-        if self.batch_size == "auto":
-            return min(200, n_samples)
-        return min(self.batch_size, n_samples)
+    def _batch_size(self, n_samples, rows_given=None):
+        """Rows per minibatch: ``batch_size`` ('auto': 200) of the rows given, at most all of them.
 
-    def _split_validation(self, X, targets, y, early_stopping):
+        When identical rows were merged (``n_samples < rows_given``), an epoch
+        still takes the steps the rows given would, each over an even share
+        of the merged rows.
+        """
+        given = n_samples if rows_given is None else max(rows_given, n_samples)
+        size = min(200 if self.batch_size == "auto" else self.batch_size, given)
+        if given == n_samples:
+            return size
+        return -(-n_samples // -(-given // size))  # n_samples over ceil(given / size) steps, rounded up
+
+    def _split_validation(self, X, targets, y, weights, early_stopping):
+        """``(X, targets, weights)`` to train on and ``(X, y, weights)`` to validate on (None without early stopping)."""
         if not early_stopping:
-            return X, targets, None, None
+            return (X, targets, weights), None
         stratify = y if self._stratify_validation(y) else None
-        X_train, X_val, t_train, _, _, y_val = train_test_split(
-            X, targets, y, test_size=self.validation_fraction,
-            random_state=self._seed, stratify=stratify,
-        )
+        arrays = [X, targets, y] if weights is None else [X, targets, y, weights]
+        parts = train_test_split(*arrays, test_size=self.validation_fraction,
+                                 random_state=self._seed, stratify=stratify)
+        X_train, X_val, t_train, _, _, y_val = parts[:6]
+        w_train, w_val = parts[6:] if weights is not None else (None, None)
         if X_val.shape[0] < 2:
             raise ValueError(
-                f"validation_fraction={self.validation_fraction} leaves {X_val.shape[0]} "
-                "validation sample(s); raise it or set early_stopping=False."
+                f"The validation set is too small: validation_fraction={self.validation_fraction} leaves "
+                f"{X_val.shape[0]} validation sample(s); raise it, use more rows, or set early_stopping=False."
             )
-        return X_train, t_train, X_val, y_val
+        return (X_train, t_train, w_train), (X_val, y_val, w_val)
 
     def _stratify_validation(self, y):
         return False
 
-    def _train(self, inputs, targets, X_val, y_val, n_epochs, early_stopping, incremental):
+    def _train(self, inputs, targets, weights, validation, n_epochs, early_stopping, incremental, rows_given=None):
         """Run epochs of minibatch Adam; stop on a plateau; keep the best weights.
+
+        ``weights`` (mean 1, or None for all ones) weigh each row's loss;
+        ``validation`` is ``(X, y, sample_weight)`` with early stopping.
 
         The state at the end of the last good epoch is kept aside (cloned once
         per epoch, never per batch). When an epoch's loss or weights turn NaN or
@@ -653,25 +1070,36 @@ class BaseSNN(BaseEstimator):
         warns and stops; with no good epoch at all it raises instead.
         """
         n_samples = inputs.shape[0]
-        batch_size = self._batch_size(n_samples)
+        batch_size = self._batch_size(n_samples, rows_given)
         self._keep_freed_memory(batch_size, copies=6)  # current, membrane, spikes and their gradients
-        generator = torch.Generator().manual_seed(self._seed + self.n_iter_)
-        device_generator = generator if self._device.type == "cpu" else torch.Generator(
-            device=self._device).manual_seed(self._seed + self.n_iter_)
+        epochs_before = len(self.loss_curve_)  # every epoch of every call, unlike n_iter_
+        generator = torch.Generator()
+        device_generator = generator if self._device.type == "cpu" else torch.Generator(device=self._device)
         if early_stopping and self.validation_scores_ is None:
             self.validation_scores_ = []
             self.best_validation_score_ = -np.inf
-        best_state, no_improvement = None, 0
+        # As in MLPClassifier: the training loss does not pick the model under early stopping.
+        if early_stopping:
+            self.best_loss_ = None
+        elif self.best_loss_ is None:
+            self.best_loss_ = np.inf
+        best_state = None
+        # partial_fit counts epochs without progress across calls, as MLPClassifier does.
+        no_improvement = getattr(self, "_no_improvement_count", 0) if incremental else 0
         # A model that has finished an epoch has a state to roll back to.
-        good_state = self._snapshot() if self.n_iter_ else None
+        good_state = self._snapshot() if epochs_before else None
         epochs = self._progress(range(n_epochs))
         engine = self.compute_engine(inputs[:1], training=True)
         self.module_.train()
         for _ in epochs:
+            # Each epoch draws from a seed of its own: n epochs of fit are n calls of partial_fit.
+            generator.manual_seed(self._seed + len(self.loss_curve_))
+            if device_generator is not generator:
+                device_generator.manual_seed(self._seed + len(self.loss_curve_))
             try:
-                loss = self._run_epoch(inputs, targets, batch_size, generator, device_generator, engine)
+                loss = self._run_epoch(inputs, targets, weights, batch_size, generator, device_generator, engine)
                 finite = self._is_finite(loss)
-                score = self._validation_score(X_val, y_val) if early_stopping and finite else None
+                score = self._validation_score(*validation) if early_stopping and finite else None
             except KeyboardInterrupt:
                 if good_state is None:  # nothing finished: unfitted, and the interrupt goes on
                     self._forget_fit()
@@ -683,6 +1111,7 @@ class BaseSNN(BaseEstimator):
                 break
             self.n_iter_ += 1
             self.t_ += n_samples
+            self.loss_ = loss
             self.loss_curve_.append(loss)
             good_state = self._snapshot()
             if early_stopping:
@@ -695,15 +1124,79 @@ class BaseSNN(BaseEstimator):
                 improved = loss < self.best_loss_ - self.tol
                 self.best_loss_ = min(self.best_loss_, loss)
             no_improvement = 0 if improved else no_improvement + 1
+            self._no_improvement_count = no_improvement
             self._report(epochs, loss)
+            self._schedule_learning_rate()
             if no_improvement > self.n_iter_no_change:
-                break
+                if self._plateau_stops():
+                    break
+                no_improvement = self._no_improvement_count = 0
         else:
             if not incremental and n_epochs == self.max_iter:
                 warnings.warn(self._max_iter_message(), ConvergenceWarning)
         if best_state is not None:
             self.module_.load_state_dict(best_state)
         self.module_.eval()
+
+    def _train_lbfgs(self, inputs, targets, weights):
+        """Fit every row at once with L-BFGS-B (scipy), as MLPClassifier's ``solver='lbfgs'``.
+
+        The function minimized is the weighted mean loss, plus ``spike_penalty``
+        times the firing rate, plus ``alpha / (2 n_samples)`` times the squared
+        weights; its gradient is the surrogate gradient of backpropagation
+        through time, in float64 for scipy. Random encoders draw the same noise
+        at every evaluation, so the function is deterministic. Training stops
+        after ``max_iter`` iterations or ``max_fun`` evaluations (with a
+        ConvergenceWarning, as in MLPClassifier), when the largest gradient
+        component is below ``tol``, or when the line search finds no step
+        that lowers the loss, where spikes make it jump.
+        """
+        from scipy.optimize import minimize
+
+        params = [p for layer in self.module_.layers for p in (layer.weight, layer.bias)]
+        engine = self.compute_engine(inputs[:1], training=True)
+        seed = self._seed + len(self.loss_curve_)
+        start = _flatten(params)
+        evaluated = {}
+        self.module_.train()
+
+        def loss_and_gradient(flat):
+            _assign(params, flat)
+            generator = torch.Generator(device=self._device).manual_seed(seed)
+            for parameter in params:
+                parameter.grad = None
+            loss = self._penalized_loss(inputs, targets, weights, generator, engine)
+            squares = sum((layer.weight**2).sum() for layer in self.module_.layers)
+            loss = loss + 0.5 * self.alpha / inputs.shape[0] * squares
+            loss.backward()
+            value = float(loss.detach())
+            evaluated[flat.tobytes()] = value
+            return value, np.concatenate([p.grad.detach().double().cpu().numpy().ravel() for p in params])
+
+        losses = []
+        good_state = self._snapshot() if self.loss_curve_ else None
+        result = minimize(
+            loss_and_gradient, start, method="L-BFGS-B", jac=True,
+            callback=lambda x: losses.append(evaluated.get(x.tobytes(), np.nan)),
+            options={"maxiter": self.max_iter, "maxfun": self.max_fun, "gtol": self.tol},
+        )
+        if not np.isfinite(result.fun) or not np.isfinite(result.x).all():
+            self._roll_back(good_state, loss=result.fun)  # without a state to return to, it raises
+            self.module_.eval()
+            return
+        _assign(params, result.x)
+        self.module_.eval()
+        self.n_iter_ = int(result.nit)
+        self.loss_ = float(result.fun)
+        self.loss_curve_.extend(losses)
+        self.best_loss_ = min([self.loss_, *losses])
+        if result.status == 1:  # the limit of iterations or evaluations
+            warnings.warn(
+                f"{type(self).__name__}: lbfgs stopped after {result.nit} iteration(s) and {result.nfev} loss "
+                f"evaluation(s) (max_iter={self.max_iter}, max_fun={self.max_fun}) before converging; "
+                "raise them to train longer.",
+                ConvergenceWarning,
+            )
 
     def _snapshot(self):
         """The weights and optimizer state now, cloned: what a roll back returns to."""
@@ -741,20 +1234,33 @@ class BaseSNN(BaseEstimator):
 
     def _divergence_message(self, epoch, loss, first=False):
         """What a diverged epoch did and the fix; ``loss`` is its mean loss, None when the weights diverged."""
-        name, lr = type(self).__name__, self.learning_rate_init
+        name = type(self).__name__
         finite_loss = loss is None or np.isfinite(loss)
         what = "its weights became NaN or infinite" if finite_loss else f"its mean loss was {loss}"
         if first:
             return (
-                f"{name}: training diverged in its first epoch ({what}). Lower "
-                f"learning_rate_init (now {lr:g}), e.g. to {min(lr / 10, 1e-3):g}; the estimator "
-                "is left unfitted."
+                f"{name}: training diverged in its first epoch ({what}). {self._divergence_advice()}; the "
+                "estimator is left unfitted."
             )
         return (
             f"{name}: training diverged in epoch {epoch} ({what}); rolled back to the weights "
-            f"of epoch {epoch - 1}, the last good one, and stopped. Lower "
-            f"learning_rate_init (now {lr:g}) to train further."
+            f"of epoch {epoch - 1}, the last good one, and stopped. {self._divergence_advice()} "
+            "to train further."
         )
+
+    def _divergence_advice(self):
+        """What to lower after a divergence: parameters far above their usual range, else the learning rate."""
+        defaults = type(self)().get_params()
+        suspects = [
+            f"{param} (now {getattr(self, param):g}), far above its usual range (at most {maximum:g}; "
+            f"the default is {defaults[param]:g})"
+            for param, maximum in USUAL_MAXIMUM.items()
+            if getattr(self, param, 0.0) > maximum
+        ]
+        if suspects:
+            return "Lower " + " and ".join(suspects)
+        lr = self.learning_rate_init
+        return f"Lower learning_rate_init (now {lr:g}), e.g. to {min(lr / 10, 1e-3):g}"
 
     def _max_iter_message(self):
         return (
@@ -772,11 +1278,10 @@ class BaseSNN(BaseEstimator):
         for name in list(vars(self)):
             # scikit-learn's own settings (set_output, metadata routing) are not fitted state,
             # and neither is an instance attribute that overrides one of the class (a wrapped method).
-            settings = name.startswith(("_sklearn", "_metadata_request"))
-            if name not in keep and not settings and not hasattr(type(self), name):
+            if name not in keep and not _is_sklearn_setting(name) and not hasattr(type(self), name):
                 delattr(self, name)
 
-    def _run_epoch(self, inputs, targets, batch_size, generator, device_generator, engine):
+    def _run_epoch(self, inputs, targets, weights, batch_size, generator, device_generator, engine):
         """One pass over the data in shuffled minibatches; returns the mean loss."""
         n_samples = inputs.shape[0]
         order = torch.randperm(n_samples, generator=generator) if self.shuffle else torch.arange(n_samples)
@@ -784,33 +1289,43 @@ class BaseSNN(BaseEstimator):
         total = torch.zeros((), device=inputs.device)
         for start in range(0, n_samples, batch_size):
             index = order[start : start + batch_size]
-            total += self._train_step(inputs[index], targets[index], device_generator, engine) * len(index)
+            batch_weights = None if weights is None else weights[index]
+            total += self._train_step(inputs[index], targets[index], batch_weights, device_generator,
+                                      engine) * len(index)
         return float(total) / n_samples
 
-    def _train_step(self, inputs, targets, generator, engine):
+    def _train_step(self, inputs, targets, weights, generator, engine):
         """Forward, loss, backward and one optimizer step on a minibatch."""
         self._optimizer.zero_grad()
-        loss = self._penalized_loss(inputs, targets, generator, engine)
+        loss = self._penalized_loss(inputs, targets, weights, generator, engine)
         loss.backward()
         self._optimizer.step()
         return loss.detach()
 
-    def _penalized_loss(self, inputs, targets, generator, engine):
-        """The minibatch loss plus ``spike_penalty`` times the hidden layers' mean firing rate."""
+    def _penalized_loss(self, inputs, targets, weights, generator, engine):
+        """The minibatch loss plus ``spike_penalty`` times the hidden layers' mean firing rate.
+
+        The loss is the mean of the rows' losses times their ``weights`` (mean 1
+        over the training rows, so a batch's loss estimates the weighted mean).
+        """
         penalty = getattr(self, "spike_penalty", 0.0)
         if not penalty or not len(self.module_.hidden):
-            return self._loss(self.module_(inputs, generator=generator, engine=engine), targets)
+            return self._loss(self.module_(inputs, generator=generator, engine=engine), targets, weights)
         output, rates = self.module_.forward_with_rates(inputs, generator=generator, engine=engine)
-        return self._loss(output, targets) + penalty * rates.mean()
+        return self._loss(output, targets, weights) + penalty * rates.mean()
 
     def _progress(self, epochs):
-        if not self.verbose:
+        if not self.verbose or self.verbose >= 2:
             return epochs
         from tqdm.auto import tqdm
 
         return tqdm(epochs, desc=type(self).__name__, unit="epoch")
 
     def _report(self, epochs, loss):
+        """With verbose >= 2, print MLPClassifier's line per epoch; with verbose=True, update the bar."""
+        if self.verbose >= 2:
+            print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
+            return
         if not self.verbose:
             return
         postfix = {"loss": f"{loss:.4f}"}
@@ -820,8 +1335,16 @@ class BaseSNN(BaseEstimator):
 
     # -------------------------------------------------------------- predict
     def _forward(self, X):
-        """The network's output for ``X`` as a float64 numpy array, in batches."""
-        return self._forward_scaled(self._prepare_X_fitted(X))
+        """The network's output for ``X`` as a float64 numpy array, in batches.
+
+        Wide one-hot blocks are folded into the first layer rather than written
+        out (``pynmsnn/_folding.py``): memory and time grow with the rows, not
+        with rows times categories.
+        """
+        check_is_fitted(self, "module_")
+        numeric, codes = self._prepare_X(X, reset=False, encoded=True)
+        module, inputs = fold_one_hot(self.module_, numeric, codes, self._scaler.category_counts)
+        return self._forward_scaled(inputs, module)
 
     def _keep_freed_memory(self, n_rows, copies):
         """On a CPU, keep the memory a minibatch frees for the next (see ``pynmsnn/_malloc.py``)."""
@@ -830,15 +1353,20 @@ class BaseSNN(BaseEstimator):
             values = n_rows * module.n_steps * sum(layer.out_features for layer in module.layers)
             keep_freed_memory(copies * 4 * values)
 
-    def _forward_scaled(self, inputs):
-        """Network output for scaled rows, in fixed-size chunks without autograd."""
-        self.module_.eval()
+    def _forward_scaled(self, inputs, module=None):
+        """Network output for scaled rows, in fixed-size chunks without autograd.
+
+        ``module`` is the network to run, ``module_`` by default (or its folded
+        copy, see :meth:`_forward`).
+        """
+        module = self.module_ if module is None else module
+        module.eval()
         n_rows = inputs.shape[0]
-        outputs = np.empty((n_rows, self.module_.output.out_features))
-        module = self.module_
+        outputs = np.empty((n_rows, module.output.out_features))
+        # The folded copy has module_'s hidden layers and neurons: the same engine.
         engine = self.compute_engine()
         if engine.inference == "event":
-            return self._forward_event_driven(inputs, outputs, engine)
+            return self._forward_event_driven(inputs, outputs, module, engine)
         size = predict_chunk_rows(module.n_steps, [layer.out_features for layer in module.layers])
         self._keep_freed_memory(size, copies=3)  # current, membrane, spikes
         chunk = torch.zeros((size, inputs.shape[1]), dtype=torch.float32, device=self._device)
@@ -850,7 +1378,7 @@ class BaseSNN(BaseEstimator):
                 outputs[start : start + len(rows)] = module(chunk, engine=engine)[: len(rows)].double().cpu().numpy()
         return outputs
 
-    def _forward_event_driven(self, inputs, outputs, engine):
+    def _forward_event_driven(self, inputs, outputs, module, engine):
         """:meth:`_forward_scaled` when the network infers a row at a time (``pynmsnn/_events.py``).
 
         A row's output does not depend on the others, so the rows go in large
@@ -859,7 +1387,7 @@ class BaseSNN(BaseEstimator):
         with torch.inference_mode():
             for start in range(0, len(inputs), EVENT_CHUNK_ROWS):
                 rows = torch.as_tensor(inputs[start : start + EVENT_CHUNK_ROWS], dtype=torch.float32)
-                outputs[start : start + len(rows)] = self.module_(rows, engine=engine).double().numpy()
+                outputs[start : start + len(rows)] = module(rows, engine=engine).double().numpy()
         return outputs
 
     def simulate(self, X):
@@ -947,6 +1475,10 @@ class BaseSNN(BaseEstimator):
         """
         return dict(cls._parameter_constraints)
 
+    def _validate_params(self):
+        """Check the parameters against ``_parameter_constraints`` (:mod:`pynmsnn._params`)."""
+        validate(self.get_params(deep=False), self._parameter_constraints, type(self).__name__)
+
     def check_params(self):
         """Check the parameters as ``fit`` does.
 
@@ -954,11 +1486,24 @@ class BaseSNN(BaseEstimator):
         ------
         ValueError
             Naming the first parameter whose value is out of range, with the
-            values it may take (scikit-learn's ``InvalidParameterError``, also
-            a TypeError, for most).
+            values it may take (:class:`pynmsnn._params.InvalidParameterError`,
+            also a TypeError, for most, worded as scikit-learn's).
         """
+        self._check_activation()
         self._validate_params()
         self._check_hidden_layer_sizes()
+        check_device(self.device, type(self).__name__)
+
+    def _check_activation(self):
+        """MLPClassifier's ``activation`` has no meaning here: say what to set instead."""
+        activation = getattr(self, "activation", None)
+        if activation is not None:
+            raise InvalidParameterError(
+                f"The 'activation' parameter of {type(self).__name__} must be None: a spiking network's "
+                f"hidden units fire spikes (0 or 1), so there is no activation function to choose. Got "
+                f"{activation!r}. What plays its part in training is the derivative used for the spike, "
+                f"surrogate= one of {sorted(SURROGATES)} (now {self.surrogate!r})."
+            )
 
     def transform_inputs(self, X):
         """``X`` as the fitted network takes it.
@@ -988,6 +1533,28 @@ class BaseSNN(BaseEstimator):
         return list(self._scaler.output_names)
 
     @property
+    def coefs_(self):
+        """The weights of each layer, first to readout, as MLPClassifier's ``coefs_``.
+
+        ``coefs_[i]`` has shape ``(n_inputs of layer i, n_units of layer i)``:
+        read-only float32 copies, so changing them changes nothing.
+        """
+        check_is_fitted(self, "module_")
+        return [_read_only(layer.weight.detach().cpu().numpy().T) for layer in self.module_.layers]
+
+    @property
+    def intercepts_(self):
+        """The bias of each layer's units, first to readout: read-only float32 copies."""
+        check_is_fitted(self, "module_")
+        return [_read_only(layer.bias.detach().cpu().numpy()) for layer in self.module_.layers]
+
+    @property
+    def n_layers_(self):
+        """The number of layers, input and readout included, as in MLPClassifier."""
+        check_is_fitted(self, "module_")
+        return len(self.module_.layers) + 1
+
+    @property
     def compute_device(self):
         """The ``torch.device`` the fitted network runs on."""
         check_is_fitted(self, "module_")
@@ -1002,9 +1569,10 @@ class BaseSNN(BaseEstimator):
             ``estimator`` (the class name), ``params`` (``get_params(deep=False)``),
             ``network`` (``module_.get_config()``), ``scaler`` (the fitted input
             scaling) and ``attributes`` (every other fitted attribute, by name).
-            Values are None, numbers, strings, booleans, lists, tuples, dicts
-            with string keys, numpy arrays and scalars, and ``RandomState``
-            instances, copied.
+            Values are None, numbers, strings, booleans, lists, tuples, dicts,
+            numpy arrays and scalars, ``torch.device`` and ``RandomState``
+            instances, copied. scikit-learn's own settings (metadata routing
+            requests, ``set_output``) are not fitted state and are left out.
         state_dict : dict of str to torch.Tensor
             The network's weights and biases, cloned to the CPU.
 
@@ -1015,7 +1583,8 @@ class BaseSNN(BaseEstimator):
         check_is_fitted(self, "module_")
         params = self.get_params(deep=False)
         attributes = {
-            name: value for name, value in vars(self).items() if name not in params and name not in _REBUILT_STATE
+            name: value for name, value in vars(self).items()
+            if name not in params and name not in _REBUILT_STATE and not _is_sklearn_setting(name)
         }
         metadata = {
             "estimator": type(self).__name__,
@@ -1070,7 +1639,7 @@ class BaseSNN(BaseEstimator):
         """``params``, when it is a dict of parameters this class has."""
         if not isinstance(params, dict):
             raise ValueError(f"the parameters must be a dict, got {type(params).__name__}.")
-        unknown = sorted(set(params) - set(cls._get_param_names()), key=str)
+        unknown = sorted(set(params) - set(cls().get_params(deep=False)), key=str)
         if unknown:
             raise ValueError(f"parameters {unknown} are unknown to {cls.__name__} in this pynmsnn version.")
         return params
@@ -1147,15 +1716,16 @@ class BaseSNN(BaseEstimator):
                 f"the fitted attribute firing_rates_ must map {expected} to rates in [0, 1], got {rates!r}."
             )
 
-    def _validation_score(self, X_val, y_val):
+    def _validation_score(self, X_val, y_val, sample_weight):
         was_training = self.module_.training
-        score = self._score_outputs(self._forward_scaled(X_val), y_val)
+        score = self._score_outputs(self._forward_scaled(X_val), y_val, sample_weight)
         self.module_.train(was_training)
         return score
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.random_state is None
+        tags.input_tags.sparse = True  # densified, as MLPClassifier accepts sparse X
         return tags
 
     def __getstate__(self):
@@ -1169,10 +1739,57 @@ class BaseSNN(BaseEstimator):
         return state
 
     def __setstate__(self, state):
+        # A parameter added since the estimator was pickled takes its default.
+        for name, parameter in inspect.signature(type(self).__init__).parameters.items():
+            if parameter.default is not inspect.Parameter.empty:
+                state.setdefault(name, parameter.default)
         super().__setstate__(state)
         if "module_" in state:
             self._device = fitted_device(self.device)
             self.module_.to(self._device)
+
+
+def _read_only(array):
+    array = array.copy()
+    array.flags.writeable = False
+    return array
+
+
+def _flatten(params):
+    """The parameters as one float64 vector, for scipy."""
+    return np.concatenate([p.detach().double().cpu().numpy().ravel() for p in params])
+
+
+@torch.no_grad()
+def _assign(params, flat):
+    """Set the parameters from one float64 vector, in the order of :func:`_flatten`."""
+    start = 0
+    for parameter in params:
+        size = parameter.numel()
+        values = torch.as_tensor(flat[start : start + size].reshape(parameter.shape), dtype=parameter.dtype)
+        parameter.copy_(values.to(parameter.device))
+        start += size
+
+
+def _is_sklearn_setting(name):
+    """Whether an instance attribute is scikit-learn's own setting (set_output, metadata routing requests)."""
+    return name.startswith(("_sklearn", "_metadata_request"))
+
+
+def _epochs_without_improvement(loss_curve, tol):
+    """How many epochs in a row at the end of ``loss_curve`` did not improve on the best loss by ``tol``."""
+    best, count = np.inf, 0
+    for loss in loss_curve:
+        count = 0 if loss < best - tol else count + 1
+        best = min(best, loss)
+    return count
+
+
+def _normalized(weights, device):
+    """Training weights scaled to mean 1, as a float32 tensor; None when they are all alike."""
+    if weights is None or (weights == weights[0]).all():
+        return None
+    return torch.as_tensor(weights / weights.mean(), dtype=torch.float32, device=device)
 
 
 def _is_int(value):

@@ -1,4 +1,4 @@
-"""Adam for the estimators, without ``torch.optim``.
+"""Adam and SGD for the estimators, without ``torch.optim``.
 
 Every method of a ``torch.optim`` optimizer (its constructor included) is
 wrapped to keep torch's compiler out, and the first such call imports the
@@ -7,13 +7,19 @@ more than the whole fit of a small table. :class:`Adam` computes what
 ``torch.optim.Adam(..., fused=True)`` computes -- the same fused kernel,
 ``torch._fused_adam_``, where this torch has it for the parameters' device
 and dtype, else the same equations a tensor at a time -- and imports nothing.
+:class:`SGD` is MLPClassifier's stochastic gradient descent with momentum, in
+plain in-place tensor operations.
+
+Both keep their groups in ``param_groups`` (``lr``, ``weight_decay``) and
+give the first group's step size as ``learning_rate``, as MLPClassifier's
+optimizers do.
 """
 
 import math
 
 import torch
 
-__all__ = ["Adam", "MemberAdam"]
+__all__ = ["SGD", "Adam", "MemberAdam"]
 
 
 def _fused_kernel_applies(params):
@@ -107,6 +113,11 @@ class Adam:
         _plain_update(parameter, parameter.grad, state["exp_avg"], state["exp_avg_sq"], state["step"], lr,
                       weight_decay, self.betas, self.eps)
 
+    @property
+    def learning_rate(self):
+        """The step size of the first group."""
+        return self.param_groups[0]["lr"]
+
     def state_dict(self):
         """The moments and step counts, by parameter position, as tensors (cloned by the caller if kept)."""
         params = self._parameters()
@@ -114,6 +125,89 @@ class Adam:
 
     def load_state_dict(self, state_dict):
         """Restore moments and step counts saved by :meth:`state_dict` (copied in, not shared)."""
+        params = self._parameters()
+        self._state = {params[i]: {name: value.detach().clone() for name, value in state.items()}
+                       for i, state in state_dict["state"].items()}
+
+
+class SGD:
+    """Stochastic gradient descent with momentum, as MLPClassifier's ``solver='sgd'``.
+
+    Each step, with gradient ``g`` (plus ``weight_decay`` times the parameter),
+    ``velocity = momentum * velocity - lr * g``; the parameter moves by the
+    velocity, or with ``nesterov`` by ``momentum * velocity - lr * g``
+    (Nesterov's momentum, in MLPClassifier's form). A change of a group's
+    ``lr`` applies from the next step.
+
+    Parameters
+    ----------
+    groups : list of dict
+        Each ``{"params": [tensors], "weight_decay": float}``, and optionally
+        its own ``"lr"``.
+    lr : float, default=1e-3
+        Step size of the groups that do not set their own.
+    momentum : float, default=0.9
+        Share of the last update carried into the next, in [0, 1].
+    nesterov : bool, default=True
+        Use Nesterov's momentum.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from pynmsnn._optim import SGD
+    >>> weight = torch.nn.Parameter(torch.tensor([1.0, -1.0]))
+    >>> optimizer = SGD([{"params": [weight], "weight_decay": 0.0}], lr=0.1, momentum=0.0)
+    >>> (weight ** 2).sum().backward()
+    >>> optimizer.step()
+    >>> weight.detach()
+    tensor([ 0.8000, -0.8000])
+    """
+
+    def __init__(self, groups, lr=1e-3, momentum=0.9, nesterov=True):
+        self.param_groups = [
+            {"params": list(group["params"]), "lr": float(group.get("lr", lr)),
+             "weight_decay": float(group.get("weight_decay", 0.0))}
+            for group in groups
+        ]
+        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+        self._state = {}  # parameter -> {"velocity"}, created at its first step
+
+    def _parameters(self):
+        return [p for group in self.param_groups for p in group["params"]]
+
+    @property
+    def learning_rate(self):
+        """The step size of the first group."""
+        return self.param_groups[0]["lr"]
+
+    def zero_grad(self):
+        """Drop every parameter's gradient."""
+        for parameter in self._parameters():
+            parameter.grad = None
+
+    @torch.no_grad()
+    def step(self):
+        """One update of every parameter that has a gradient."""
+        for group in self.param_groups:
+            lr, weight_decay = group["lr"], group["weight_decay"]
+            for parameter in group["params"]:
+                if parameter.grad is None:
+                    continue
+                grad = parameter.grad if not weight_decay else parameter.grad.add(parameter, alpha=weight_decay)
+                state = self._state.setdefault(parameter, {"velocity": torch.zeros_like(parameter)})
+                velocity = state["velocity"].mul_(self.momentum).add_(grad, alpha=-lr)
+                if self.nesterov:
+                    parameter.add_(velocity, alpha=self.momentum).add_(grad, alpha=-lr)
+                else:
+                    parameter.add_(velocity)
+
+    def state_dict(self):
+        """The velocities, by parameter position, as tensors (cloned by the caller if kept)."""
+        params = self._parameters()
+        return {"state": {i: dict(self._state[p]) for i, p in enumerate(params) if p in self._state}}
+
+    def load_state_dict(self, state_dict):
+        """Restore velocities saved by :meth:`state_dict` (copied in, not shared)."""
         params = self._parameters()
         self._state = {params[i]: {name: value.detach().clone() for name, value in state.items()}
                        for i, state in state_dict["state"].items()}

@@ -84,15 +84,16 @@ def stack_key(member):
     """Members with equal keys can be trained as one stack.
 
     The network's shapes, encoder and readout, the scan's backend and the
-    matmuls' dtype, the device and dtype of the rows, and the minibatch size
-    (members with other sizes would step at other times).
+    matmuls' dtype, the device and dtype of the rows, the minibatch size
+    (members with other sizes would step at other times) and Adam's betas and
+    epsilon (one optimizer steps them all).
     """
     config = member.estimator.module_.get_config()
     shapes = (config["n_inputs"], tuple(config["hidden_layer_sizes"]), config["n_outputs"], config["n_steps"],
               config["encoder"], config["readout"])
     engine, inputs = member.plan.engine, member.inputs
     return (*shapes, engine.scan, engine.spike_matmul_dtype, inputs.device, inputs.dtype, member.plan.batch_size,
-            member.targets.dtype)
+            member.targets.dtype, member.plan.betas, member.plan.eps)
 
 
 def member_bytes(batch_size, n_steps, widths):
@@ -283,7 +284,11 @@ class _StackedNetwork:
 
 
 class _Data:
-    """The members' rows and targets, padded to a common length with one zero row to point padding at."""
+    """The members' rows, targets and row weights, padded to a common length with one zero row to point padding at.
+
+    ``weights`` is None when no member weighs its rows; else a member
+    without weights has ones.
+    """
 
     def __init__(self, members):
         self.counts = [int(m.inputs.shape[0]) for m in members]
@@ -295,6 +300,13 @@ class _Data:
         for i, member in enumerate(members):
             self.inputs[i, : self.counts[i]] = member.inputs
             self.targets[i, : self.counts[i]] = member.targets
+        self.weighted = [m.plan.row_weights is not None for m in members]
+        self.weights = None
+        if any(self.weighted):
+            self.weights = first.inputs.new_ones((len(members), longest + 1))
+            for i, member in enumerate(members):
+                if self.weighted[i]:
+                    self.weights[i, : self.counts[i]] = member.plan.row_weights
 
     def ordered(self, orders):
         """Each member's rows and targets in the order ``orders`` (members, longest + 1) gives."""
@@ -303,14 +315,19 @@ class _Data:
         flat = (orders.to(self.inputs.device) + where).reshape(-1)  # one index_select: the fastest gather
         inputs = self.inputs.reshape(n_members * length, -1).index_select(0, flat)
         targets = self.targets.reshape(n_members * length, -1).index_select(0, flat)
+        weights = None if self.weights is None else self.weights.reshape(-1).index_select(0, flat)
         return (inputs.reshape(n_members, orders.shape[1], *self.inputs.shape[2:]),
-                targets.reshape(n_members, orders.shape[1], *self.targets.shape[2:]))
+                targets.reshape(n_members, orders.shape[1], *self.targets.shape[2:]),
+                None if weights is None else weights.reshape(n_members, orders.shape[1]))
 
     def keep(self, members):
         index = torch.as_tensor(list(members), dtype=torch.long, device=self.inputs.device)
         self.inputs = self.inputs.index_select(0, index)
         self.targets = self.targets.index_select(0, index)
+        if self.weights is not None:
+            self.weights = self.weights.index_select(0, index)
         self.counts = [self.counts[m] for m in members]
+        self.weighted = [self.weighted[m] for m in members]
 
 
 class _Progress:
@@ -390,7 +407,7 @@ class _Training:
         self.optimizer = MemberAdam(
             [{"params": self.network.weights, "weight_decay": [p.weight_decay for p in self.plans]},
              {"params": self.network.biases, "weight_decay": [0.0] * len(members)}],
-            lr=[p.learning_rate for p in self.plans],
+            lr=[p.learning_rate for p in self.plans], betas=self.plans[0].betas, eps=self.plans[0].eps,
         )
         self.results = [None] * len(members)
 
@@ -437,8 +454,9 @@ class _Training:
         for position, member in enumerate(self.active):
             n = counts[position]
             shuffle = self.plans[member].shuffle
+            self._seed_epoch(member)
             orders[position, :n] = torch.randperm(n, generator=self.generators[member]) if shuffle else torch.arange(n)
-        inputs, targets = self.data.ordered(orders)  # each member's rows in its epoch's order
+        inputs, targets, weights = self.data.ordered(orders)  # each member's rows in its epoch's order
         size = self.plans[self.active[0]].batch_size  # one per stack (stack_key)
         totals = inputs.new_zeros(len(self.active))
         for start in range(0, max(counts), size):
@@ -451,16 +469,27 @@ class _Training:
                 every = len(positions) == len(self.active)
                 rows = slice(start, start + n_rows)
                 if every:
-                    losses = self._forward_backward(None, inputs[:, rows], targets[:, rows])
+                    losses = self._forward_backward(None, inputs[:, rows], targets[:, rows],
+                                                    None if weights is None else weights[:, rows])
                 else:
                     where = torch.as_tensor(positions, dtype=torch.long, device=inputs.device)
-                    losses = self._forward_backward(positions, inputs[where, rows], targets[where, rows])
+                    losses = self._forward_backward(positions, inputs[where, rows], targets[where, rows],
+                                                    None if weights is None else weights[where, rows])
                 totals[positions] += losses * n_rows
             self.optimizer.step([position for positions in parts.values() for position in positions])
         return [float(totals[p]) / counts[p] for p in range(len(self.active))]
 
-    def _forward_backward(self, positions, x, targets):
+    def _seed_epoch(self, member):
+        """Seed a member's generators for its next epoch, as ``fit`` does: the plan's seed plus its epochs."""
+        seed = self.plans[member].seed + len(self.progress[member].losses)
+        self.generators[member].manual_seed(seed)
+        if self.device_generators is not self.generators:
+            self.device_generators[member].manual_seed(seed)
+
+    def _forward_backward(self, positions, x, targets, weights):
         """Forward, loss and backward of one minibatch of ``positions`` (None: all); their losses.
+
+        ``weights`` (members, rows) weigh the rows' losses, or None.
 
         Members whose minibatches differ in length (a fold with a few rows
         more) run in separate calls, so that no minibatch is padded and each
@@ -471,23 +500,26 @@ class _Training:
         penalized = bool((penalties > 0).any())
         generators = [self.device_generators[m] for m in members]
         outputs, hidden = self.network.forward(x, generators, positions, keep_spikes=penalized)
-        objective = self._row_losses(outputs, targets).mean(1)
+        row_losses = self._row_losses(outputs, targets)
+        objective = (row_losses if weights is None else row_losses * weights).mean(1)
         if penalized:
             rates = torch.stack([spikes.mean((1, 2, 3)) for spikes in hidden], 1)
             objective = objective + penalties * rates.mean(1)
         objective.sum().backward()
-        return self._reported_losses(members, outputs.detach(), targets, hidden, penalties)
+        return self._reported_losses(members, outputs.detach(), targets, weights, hidden, penalties)
 
     def _row_losses(self, outputs, targets):
         # Every member is an estimator of one class: its row_losses serves them all.
         return self.estimators[self.active[0]].row_losses(outputs, targets)
 
-    def _reported_losses(self, members, outputs, targets, hidden, penalties):
+    def _reported_losses(self, members, outputs, targets, weights, hidden, penalties):
         """Each member's minibatch loss as its ``fit`` computes it, penalty included (the same rounding)."""
         losses = outputs.new_empty(len(members))
         with torch.no_grad():
             for p, member in enumerate(members):
-                loss = self.estimators[member].minibatch_loss(outputs[p], targets[p])
+                weighted = weights is not None and self.data.weighted[self.active.index(member)]
+                loss = self.estimators[member].minibatch_loss(outputs[p], targets[p],
+                                                              weights[p] if weighted else None)
                 if penalties[p] > 0:
                     rates = torch.stack([spikes[p].mean() for spikes in hidden])
                     loss = loss + self.plans[member].spike_penalty * rates.mean()

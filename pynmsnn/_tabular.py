@@ -5,18 +5,45 @@ few thresholds), so every estimator scales its input itself, fitted on the
 training data and clipped at predict time. Columns of a pandas DataFrame with a
 category, object, string or bool dtype are one-hot encoded; a category not seen
 in fit becomes all zeros. Text columns whose every value is a number (``'1.5'``)
-are read as numbers.
+are read as numbers; a text column of numbers with a few other values
+(``'unknown'`` in an age column) is refused with those values named, rather
+than one-hot encoded into an input per number.
+
+Categories are matched by value, as scikit-learn's ``OneHotEncoder`` matches
+them: ``1``, ``1.0``, ``True`` and the text ``'1'`` are one value, so a column
+that comes back at predict time as another type (integers as floats, booleans
+as 0/1, numbers as their text) keeps its meaning. A value of a kind the column
+did not hold in fit (text in a column of numbers, 2 in a column of booleans)
+that equals none of its categories is refused with the column, both types and
+the rows, rather than read as an unseen category. Rows are named as the user
+sees them: a DataFrame's index labels, an array's positions.
 
 The checks here turn bad input into a ``ValueError`` or ``TypeError`` that
 names the column, the value or the rows and says how to fix it: missing or
-infinite values, dates, complex numbers, free text, and targets that mix label
-types or lack labels.
+infinite values, dates, complex numbers, free text, duplicated column names,
+a dict or a Series given for a table, and targets that mix label types or lack
+labels.
 """
+
+import decimal
+import functools
+import numbers
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
-__all__ = ["TableScaler", "check_finite", "check_labels", "is_dataframe", "mean_std", "non_number_error"]
+__all__ = [
+    "TableScaler",
+    "check_finite",
+    "check_labels",
+    "check_table_input",
+    "is_dataframe",
+    "mean_std",
+    "non_number_error",
+    "one_hot_rows",
+    "rows_text",
+]
 
 MISSING_CATEGORY = "<missing>"
 
@@ -25,17 +52,38 @@ MISSING_CATEGORY = "<missing>"
 FREE_TEXT_MIN_DISTINCT = 50
 FREE_TEXT_MIN_DISTINCT_SHARE = 0.5
 
+# A text column with at least this many distinct numbers, which outnumber its
+# distinct other values, is a numeric column with stray values, not a category.
+MOSTLY_NUMBERS_MIN_DISTINCT = 5
+
 # Rows scaled at a time: bounds the float64 work space of a transform.
 TRANSFORM_BLOCK_ROWS = 2**16
+
+# A column whose half range is below the smallest normal float (a subnormal
+# range) is multiplied by this power of two first, so that the inverse of its
+# range is a float; multiplying by a power of two is exact.
+SUBNORMAL_UNIT = 2.0**64
 
 # What pandas.api.types.infer_dtype says of object columns of dates and times.
 _TEMPORAL_KINDS = {"datetime", "datetime64", "date", "time", "timedelta", "timedelta64", "period"}
 # ... and of object columns of plain numbers.
 _NUMBER_KINDS = {"integer", "floating", "mixed-integer-float", "decimal"}
+# ... and of object columns that may hold numbers written as text.
+_TEXT_KINDS = {"string", "mixed", "mixed-integer"}
+
+# How str() writes a missing value (``X[c].astype(str)`` makes None 'None').
+_MISSING_WORDS = {"nan", "NaN", "None", "<NA>", "NaT"}
+
+# How messages name the kinds of values a categorical column holds.
+_KIND_NAMES = {"bool": "booleans", "number": "numbers", "text": "text"}
+_KIND_ORDER = {"bool": 0, "number": 1, "text": 2}
 
 
 #: The fitted attributes of a :class:`TableScaler`, what :meth:`TableScaler.get_state` gives.
-SCALER_STATE = ("names_", "numeric_", "categorical_", "categories_", "min_", "scale_")
+SCALER_STATE = ("names_", "numeric_", "categorical_", "categories_", "min_", "scale_", "dtypes_", "unit_")
+# Fields that files of pynmsnn 0.1.0 do not have, and how from_state fills them: the
+# dtypes as those files' categories were matched (numbers, and text), and no rescaling.
+_STATE_ADDED_SINCE_0_1 = ("dtypes_", "unit_")
 
 
 def is_dataframe(X):
@@ -47,7 +95,42 @@ def _first_rows(mask, limit=5):
     return np.flatnonzero(mask)[:limit].tolist()
 
 
-def check_finite(values, names, what="X", first_row=0):
+def rows_text(positions, index=None, first_row=0, limit=5):
+    """How a message names rows: by an array's positions, or by a DataFrame's index labels.
+
+    Parameters
+    ----------
+    positions : sequence of int
+        Positions of the rows (in ``index`` when given).
+    index : pandas.Index, default=None
+        The DataFrame's index; its labels name the rows, and its name, when
+        set (the command line sets ``'CSV line'``), says what they are.
+    first_row : int, default=0
+        Position of the first row, added to ``positions`` when there is no index.
+    limit : int, default=5
+        Rows named at most.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from pynmsnn._tabular import rows_text
+    >>> rows_text([0, 2])
+    'rows [0, 2]'
+    >>> rows_text([0, 2], pd.Index([10, 11, 12]))
+    'rows with index labels [10, 12]'
+    >>> rows_text([0], pd.RangeIndex(2, 5, name="CSV line"))
+    'rows with CSV line [2]'
+    """
+    positions = [int(p) for p in list(positions)[:limit]]
+    if index is None:
+        return f"rows {[first_row + p for p in positions]}"
+    labels = index[positions].tolist()
+    if index.name is not None:
+        return f"rows with {index.name} {labels}"
+    return f"rows with index labels {labels}"
+
+
+def check_finite(values, names, what="X", first_row=0, index=None):
     """Raise a ValueError naming the column and rows of the first NaN or infinity.
 
     Parameters
@@ -59,7 +142,9 @@ def check_finite(values, names, what="X", first_row=0):
     what : str, default='X'
         Name of the input in the message.
     first_row : int, default=0
-        Row number of ``values[0]`` in the message (for blocks of a larger input).
+        Row number of ``values[0]`` in the message (for blocks of a larger array).
+    index : pandas.Index, default=None
+        Index of the DataFrame the values come from: rows are named by its labels.
 
     Examples
     --------
@@ -81,9 +166,9 @@ def check_finite(values, names, what="X", first_row=0):
     column = int(np.flatnonzero(bad.any(axis=0))[0])
     column_bad = bad[:, column]
     kind = "NaN" if np.isnan(values[column_bad, column]).any() else "infinity"
-    rows = [first_row + row for row in _first_rows(column_bad)]
+    rows = rows_text(_first_rows(column_bad), index, first_row)
     raise ValueError(
-        f"Input {what} contains {kind} in column {names[column]!r} (rows {rows}); "
+        f"Input {what} contains {kind} in column {names[column]!r} ({rows}); "
         "impute or drop them first, e.g. with sklearn.impute.SimpleImputer."
     )
 
@@ -130,6 +215,64 @@ def _non_number_error(value, row, column):
     return None
 
 
+# ------------------------------------------------------------------ what X is
+def check_table_input(X, feature_names=None):
+    """Refuse, with the fix, containers that are not a table: a dict, records, a Series.
+
+    Also refuses a DataFrame with duplicated column names, which could not be
+    told apart at predict time.
+
+    Parameters
+    ----------
+    X : object
+        What was passed as ``X``.
+    feature_names : array-like of str, default=None
+        The columns of fit, if the model was fitted on a DataFrame: a Series
+        indexed by them is a single row.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from pynmsnn._tabular import check_table_input
+    >>> check_table_input({"age": [31, 45]})
+    Traceback (most recent call last):
+    ...
+    TypeError: X is a dict; pass a table instead: pd.DataFrame(X) makes one with a column per key.
+    """
+    if isinstance(X, dict) and not sparse.issparse(X):  # scipy's dok_matrix is a dict too
+        raise TypeError("X is a dict; pass a table instead: pd.DataFrame(X) makes one with a column per key.")
+    if isinstance(X, (list, tuple)) and len(X) and isinstance(X[0], dict):
+        raise TypeError(
+            f"X is a {type(X).__name__} of dicts (records); pass a table instead: pd.DataFrame(X) "
+            "makes one with a column per key."
+        )
+    if isinstance(X, pd.Series):
+        raise ValueError(_series_message(X, feature_names))
+    if is_dataframe(X) and X.columns.has_duplicates:
+        duplicated = X.columns[X.columns.duplicated()].unique().tolist()
+        positions = np.flatnonzero(X.columns.isin(duplicated)).tolist()
+        raise ValueError(
+            f"X has duplicated column names {duplicated} (at positions {positions[:10]}); each column "
+            "needs a name of its own. Rename them (X.columns = [...]) or drop the copies: "
+            "X.loc[:, ~X.columns.duplicated()]."
+        )
+
+
+def _series_message(X, feature_names):
+    """Why a Series is not a table, and what to pass: one row or one column."""
+    one_row = "a DataFrame of one row: frame.iloc[[i]] instead of frame.iloc[i] (which keeps the column types)"
+    if feature_names is not None and list(X.index) == list(feature_names):
+        return (
+            f"X is a pandas Series indexed by the columns of fit, that is a single row; pass "
+            f"{one_row}, or X.to_frame().T."
+        )
+    return (
+        f"X is a pandas Series of {len(X)} values, but X must be a table of rows and columns. For "
+        f"one row, pass {one_row}; for one column, pass X.to_frame()."
+    )
+
+
+# ------------------------------------------------------------------ column kinds
 def _temporal_error(name, dtype):
     column = f"X[{name!r}]"
     if "timedelta" in str(dtype):
@@ -149,25 +292,62 @@ def _complex_error(name):
     )
 
 
+def _is_temporal(dtype):
+    return (pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype)
+            or isinstance(dtype, pd.PeriodDtype))
+
+
 def _parse_numbers(column):
     """A text or object column as float64, and which non-missing values were not numbers."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        column = column.astype(object)
     parsed = pd.to_numeric(column, errors="coerce")
     values = np.asarray(parsed, dtype=np.float64)
     not_numbers = np.isnan(values) & np.asarray(column.notna())
     return values, not_numbers
 
 
-def _all_numbers(column):
-    """Whether every present value of a text column reads as a number (and one is present)."""
-    present = column[column.notna()]
-    if present.empty:
+def _factorize(column):
+    """A code per row (-1 where missing) and the distinct values of a column.
+
+    Values equal by value share a code (``1``, ``1.0`` and ``True``); values
+    that cannot be hashed (lists, dicts) count by their text.
+    """
+    try:
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    except TypeError:
+        codes, uniques = pd.factorize(column.map(lambda v: v if _hashable(v) else str(v)), use_na_sentinel=True)
+    return np.asarray(codes, dtype=np.intp), list(uniques.tolist() if hasattr(uniques, "tolist") else uniques)
+
+
+def _hashable(value):
+    try:
+        hash(value)
+    except TypeError:
         return False
-    # Words show in the first rows: parse a few before parsing them all.
-    for rows in (present.iloc[:64], present):
-        _, not_numbers = _parse_numbers(rows)
-        if not_numbers.any():
-            return False
     return True
+
+
+def _check_not_mostly_numbers(column, name):
+    """Refuse a text column of numbers with a few stray values, naming them and the fix."""
+    codes, uniques = _factorize(column)
+    parsed, _ = _parse_numbers(pd.Series(uniques, dtype=object))
+    is_number = ~np.isnan(parsed) & np.array([not isinstance(v, (bool, np.bool_)) for v in uniques], dtype=bool)
+    n_numbers, strays = int(is_number.sum()), np.flatnonzero(~is_number)
+    if not len(strays) or n_numbers < MOSTLY_NUMBERS_MIN_DISTINCT or n_numbers <= len(strays):
+        return
+    counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+    strays = strays[np.argsort(-counts[strays], kind="stable")]
+    shown = ", ".join(f"{uniques[k]!r} ({counts[k]} row{'' if counts[k] == 1 else 's'})" for k in strays[:5])
+    more = f" and {len(strays) - 5} more" if len(strays) > 5 else ""
+    rows = rows_text(np.flatnonzero(np.isin(codes, strays)), column.index)
+    raise ValueError(
+        f"Column {name!r} holds numbers ({n_numbers} distinct) but also {shown}{more}, which are not "
+        f"numbers ({rows}); one-hot encoding it would make an input of every number. If those "
+        f"values mean missing, make them NaN and impute: X[{name!r}] = pd.to_numeric(X[{name!r}], "
+        f"errors='coerce'), then sklearn.impute.SimpleImputer; if the column is a category, say "
+        f"so: X[{name!r}].astype('category')."
+    )
 
 
 def _check_not_free_text(column, name):
@@ -191,7 +371,8 @@ def _check_not_free_text(column, name):
 def _is_numeric(column, name):
     """Whether a DataFrame column is scaled as numbers (True) or one-hot encoded (False).
 
-    Raises a clear error for dates, complex numbers and free text.
+    Raises a clear error for dates, complex numbers, free text and numbers
+    with a few stray values.
     """
     dtype = column.dtype
     if pd.api.types.is_bool_dtype(dtype):
@@ -200,8 +381,7 @@ def _is_numeric(column, name):
         raise _complex_error(name)
     if pd.api.types.is_numeric_dtype(dtype):
         return True
-    if (pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype)
-            or isinstance(dtype, pd.PeriodDtype)):
+    if _is_temporal(dtype):
         raise _temporal_error(name, dtype)
     if isinstance(dtype, pd.CategoricalDtype):
         return False  # declared a category: one-hot, whatever its values
@@ -212,46 +392,290 @@ def _is_numeric(column, name):
         raise _complex_error(name)
     if kind in _NUMBER_KINDS:
         return True
-    if kind == "string" and _all_numbers(column):
-        return True  # numbers stored as text, such as '1.5'
+    if kind in _TEXT_KINDS:
+        _, not_numbers = _parse_numbers(column)
+        if column.notna().any() and not not_numbers.any():
+            return True  # numbers stored as text, such as '1.5'
+        _check_not_mostly_numbers(column, name)
     _check_not_free_text(column, name)
     return False
 
 
-def _as_strings(column):
-    """A categorical column as plain strings; missing values become one category."""
-    values = column.astype(object)
-    return np.where(pd.isna(values), MISSING_CATEGORY, values.astype(str)).astype(object)
+# ------------------------------------------------------------------ categories by value
+def _is_missing(value):
+    if value is None or isinstance(value, (str, bytes, list, tuple, dict, set, np.ndarray)):
+        return value is None
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
 
 
-def _numeric_column(column, name, first_row=0):
-    """One numeric column as float64; text must parse as numbers."""
+def _canonical(value):
+    """A category as a plain value: bool, int, float or str; None when missing.
+
+    Other objects count by their text, as they are saved with the model as text.
+    """
+    if _is_missing(value):
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, (numbers.Real, decimal.Decimal)):
+        return float(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def _kind(value):
+    """'bool', 'number' or 'text' for a canonical value."""
+    if isinstance(value, bool):
+        return "bool"
+    return "number" if isinstance(value, (int, float)) else "text"
+
+
+def _text_number(text):
+    """The number a text stands for ('1', ' 2.5', '1e3'), or None."""
+    if "_" in text:
+        return None  # float() reads '1_000'; pandas and CSV readers do not
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return None if np.isnan(number) else number
+
+
+def _fit_categories(column):
+    """The categories of a column: its distinct present values, then None if any is missing.
+
+    Booleans come first, then numbers in order, then text in order.
+    """
+    codes, uniques = _factorize(column)
+    values = {}  # a dict keeps one of the values equal by value (1 and 1.0)
+    for value in uniques:
+        value = _canonical(value)
+        if value is not None:
+            values.setdefault(value, value)
+    ordered = sorted(values, key=lambda v: (_KIND_ORDER[_kind(v)], v))
+    if (codes < 0).any():
+        ordered.append(None)
+    return _object_array(ordered)
+
+
+class _Lookup:
+    """Where each value of a categorical column goes: the fitted categories, indexed by value."""
+
+    def __init__(self, categories):
+        self.categories = categories
+        self.position, self.missing, self.kinds = {}, -1, set()
+        for position, value in enumerate(categories):
+            if value is None:
+                self.missing = position
+            else:
+                self.kinds.add(_kind(value))
+                self.position.setdefault(value, position)
+
+    @functools.cached_property
+    def written(self):
+        """The numbers and booleans that text categories write ('1', 'True'), with their positions."""
+        numbers, booleans, ambiguous = {}, {}, set()
+        for position, value in enumerate(self.categories):
+            if not isinstance(value, str):
+                continue
+            number = _text_number(value)
+            if number is not None:
+                if number in numbers:
+                    ambiguous.add(number)  # '1' and '1.0': a number cannot say which
+                numbers[number] = position
+            if value.strip().lower() in ("true", "false"):
+                booleans[value.strip().lower() == "true"] = position
+        for number in ambiguous:
+            del numbers[number]
+        return numbers, booleans
+
+    def match(self, value):
+        """Position of the category equal to ``value``; -1 when unseen; None when its kind is new.
+
+        A value of a kind the column held in fit that equals no category is
+        unseen (all zeros). One of another kind is matched by value where it
+        can be (the number 1 and the text '1', True and 1); else its meaning
+        is unknown and the caller refuses it.
+        """
+        value = _canonical(value)
+        if value is None:
+            return self.missing
+        found = self.position.get(value)
+        if found is not None:
+            return found
+        kind = _kind(value)
+        if kind == "text":
+            found, kind = self._match_text(value)
+        else:
+            numbers, booleans = self.written
+            found = (numbers if kind == "number" else booleans).get(value)
+        if found is not None:
+            return found
+        return -1 if kind in self.kinds else None
+
+    def _match_text(self, text):
+        """A text matched as the number, boolean or missing value it writes, where the column held those."""
+        if text in _MISSING_WORDS and self.missing >= 0:
+            return self.missing, "text"
+        number = _text_number(text)
+        if number is not None:
+            found = self.position.get(number)
+            return found, ("text" if "text" in self.kinds else "number")
+        word = text.strip().lower()
+        if word in ("true", "false") and "bool" in self.kinds and "text" not in self.kinds:
+            return self.position.get(word == "true"), "bool"
+        return None, "text"
+
+    def describe(self, fit_dtype, limit=5):
+        """The kinds and first values of the categories, for a message."""
+        present = [value for value in self.categories if value is not None]
+        if not present:
+            return f"only missing values in fit (dtype {fit_dtype})"
+        kinds = " and ".join(_KIND_NAMES[k] for k in sorted(self.kinds, key=_KIND_ORDER.get))
+        values = ", ".join(repr(v) for v in present[:limit]) + (", ..." if len(present) > limit else "")
+        return f"{kinds} in fit ({values}; dtype {fit_dtype})"
+
+
+def _category_codes(column, categories, name, fit_dtype):
+    """The position of each row's category (-1 when unseen), refusing values of a new kind.
+
+    Values equal to a category as they are (1.0 to 1) are found by pandas'
+    hash table; only the others (unseen values, text that writes a number)
+    go through :meth:`_Lookup.match` one distinct value at a time.
+    """
+    codes, uniques = _factorize(column)
+    positions = np.empty(len(uniques) + 1, dtype=np.int32)
+    positions[:-1] = _equal_positions(uniques, categories)
+    lookup = _Lookup(categories)
+    positions[-1] = lookup.missing  # code -1: a missing value
+    for k in np.flatnonzero(positions[:-1] < 0):
+        found = lookup.match(uniques[k])
+        if found is None:
+            rows = rows_text(np.flatnonzero(codes == k), column.index)
+            raise _kind_changed_error(name, fit_dtype, lookup, uniques[k], column.dtype, rows)
+        positions[k] = found
+    return positions[codes]
+
+
+def _equal_positions(values, categories):
+    """Position of the category equal to each value (Python's ==, so 1.0 finds 1), else -1."""
+    present = pd.Index(_object_array([v for v in categories if v is not None]), dtype=object)
+    if not present.is_unique:
+        return np.full(len(values), -1)
+    return present.get_indexer(_object_array(values))
+
+
+def _object_array(values):
+    """A 1-D object array of ``values`` (tuples stay items, not rows)."""
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+def _kind_changed_error(name, fit_dtype, lookup, value, dtype, rows):
+    return ValueError(
+        f"Column {name!r} held {lookup.describe(fit_dtype)} but holds {value!r} "
+        f"({type(value).__name__}; dtype {dtype}) in the {rows}: a value of another type that "
+        "equals none of those of fit has no known meaning. Pass the column as in fit: values "
+        "of fit, or new values of their type (which count as unseen)."
+    )
+
+
+def _category_names(name, categories):
+    return [f"{name}={MISSING_CATEGORY if value is None else value}" for value in categories]
+
+
+# ------------------------------------------------------------------ numeric columns
+def _numeric_column(column, name, fit_dtype="float64", fit_range=None):
+    """One numeric column as float64; text must parse as numbers.
+
+    Booleans count as 0 and 1 where those are the ends of the range of fit
+    (``fit_range``, None at fit time); elsewhere their meaning is unknown.
+    """
     dtype = column.dtype
     if pd.api.types.is_complex_dtype(dtype):
         raise _complex_error(name)
-    if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+    if pd.api.types.is_bool_dtype(dtype) or (
+        dtype == object and pd.api.types.infer_dtype(column, skipna=True) == "boolean"
+    ):
+        _check_booleans_fit(column, name, fit_dtype, fit_range)
+        return column.astype(object).to_numpy(dtype=np.float64, na_value=np.nan)
+    if pd.api.types.is_numeric_dtype(dtype):
         return column.to_numpy(dtype=np.float64, na_value=np.nan)
-    if (pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype)
-            or isinstance(dtype, pd.PeriodDtype)):
+    if _is_temporal(dtype):
         raise _temporal_error(name, dtype)
     values, not_numbers = _parse_numbers(column)
     if not_numbers.any():
-        rows = [first_row + row for row in _first_rows(not_numbers)]
-        value = column.iloc[rows[0] - first_row]
+        rows = _first_rows(not_numbers)
+        value = column.iloc[rows[0]]
         raise ValueError(
-            f"Column {name!r} held numbers in fit but holds {value!r} (row {rows[0]}), which "
-            f"is not a number; fix or drop those rows (rows {rows})."
+            f"Column {name!r} held numbers in fit (dtype {fit_dtype}) but holds {value!r} "
+            f"({type(value).__name__}; dtype {dtype}) in the {rows_text(rows, column.index)}, "
+            "which is not a number; fix or drop those rows."
         )
     return values
 
 
-def _numeric_values(frame, columns, names, first_row=0):
+def _check_booleans_fit(column, name, fit_dtype, fit_range):
+    """Refuse booleans for a numeric column whose range in fit was not 0 to 1."""
+    if fit_range is None or tuple(fit_range) == (0.0, 1.0):
+        return
+    low, high = fit_range
+    raise ValueError(
+        f"Column {name!r} held numbers from {low:g} to {high:g} in fit (dtype {fit_dtype}) but "
+        f"holds booleans (dtype {column.dtype}); as 0 and 1 they would have another meaning. "
+        "Pass the numbers of fit."
+    )
+
+
+def _numeric_values(frame, columns, names, dtypes, ranges=None):
     """Numeric columns as float64, refusing NaN and infinity by column name."""
     values = np.empty((len(frame), len(columns)), dtype=np.float64)
     for j, column in enumerate(columns):
-        values[:, j] = _numeric_column(frame.iloc[:, column], names[column], first_row)
-    check_finite(values, [names[column] for column in columns], first_row=first_row)
+        fit_range = None if ranges is None else ranges[j]
+        values[:, j] = _numeric_column(frame.iloc[:, column], names[column], dtypes[column], fit_range)
+    check_finite(values, [names[column] for column in columns], index=frame.index)
     return values
+
+
+def one_hot_rows(numeric, codes, category_counts):
+    """The numeric columns, then for each categorical column a 1 in the column of the row's category.
+
+    Parameters
+    ----------
+    numeric : ndarray of shape (n_samples, n_numeric)
+        Scaled numeric columns.
+    codes : ndarray of shape (n_samples, n_categorical), int
+        Position of each row's category, -1 when unseen (a row of zeros).
+    category_counts : list of int
+        Number of categories of each categorical column.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_numeric + sum(category_counts)), float32
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pynmsnn._tabular import one_hot_rows
+    >>> one_hot_rows(np.array([[0.5], [1.0]]), np.array([[2], [-1]]), [3])
+    array([[0.5, 0. , 0. , 1. ],
+           [1. , 0. , 0. , 0. ]], dtype=float32)
+    """
+    rows = np.zeros((len(numeric), numeric.shape[1] + sum(category_counts)), dtype=np.float32)
+    rows[:, : numeric.shape[1]] = numeric
+    offset, index = numeric.shape[1], np.arange(len(numeric))
+    for k, count in enumerate(category_counts):
+        seen = codes[:, k] >= 0
+        rows[index[seen], offset + codes[seen, k]] = 1.0
+        offset += count
+    return rows
 
 
 def _half_span(numeric, low):
@@ -264,8 +688,28 @@ class TableScaler:
     """Scale numeric columns to [0, 1]; one-hot encode categorical DataFrame columns.
 
     Scaling runs in float64 on halved values, so columns with values near the
-    largest float (1e308) scale without overflowing; a constant column scales
-    to 0.
+    largest float (1e308) scale without overflowing; a column whose range is
+    subnormal (values near 1e-310) is first multiplied by ``SUBNORMAL_UNIT``,
+    so it scales to [0, 1] as well; a constant column scales to 0.
+
+    Categories are matched by value (``1``, ``1.0``, ``True`` and ``'1'`` are
+    one value); a value of a kind the column did not hold in fit that equals
+    none of its categories is refused (see the module's docstring).
+
+    Attributes
+    ----------
+    names_ : list of str
+        Name of each column.
+    dtypes_ : list of str
+        Dtype of each column in fit, for messages.
+    numeric_, categorical_ : list of int
+        Positions of the scaled and of the one-hot encoded columns.
+    categories_ : list of ndarray of object
+        Categories of each categorical column: booleans, ints, floats and
+        strings, then None for missing values if fit had any.
+    min_, scale_, unit_ : ndarray of shape (n_numeric,)
+        A value ``x`` scales to ``(x * unit_ - min_ * unit_) * scale_``,
+        clipped to [0, 1]; ``unit_`` is 1 but for subnormal ranges.
 
     Examples
     --------
@@ -282,20 +726,25 @@ class TableScaler:
         """Learn column kinds, numeric ranges and categories from ``X``."""
         if is_dataframe(X):
             self.names_ = [str(name) for name in X.columns]
+            self.dtypes_ = [str(dtype) for dtype in X.dtypes]
             kinds = [_is_numeric(X.iloc[:, j], self.names_[j]) for j in range(X.shape[1])]
             self.numeric_ = [j for j, numeric in enumerate(kinds) if numeric]
             self.categorical_ = [j for j, numeric in enumerate(kinds) if not numeric]
-            self.categories_ = [np.unique(_as_strings(X.iloc[:, j])) for j in self.categorical_]
-            numeric = _numeric_values(X, self.numeric_, self.names_)
+            self.categories_ = [_fit_categories(X.iloc[:, j]) for j in self.categorical_]
+            numeric = _numeric_values(X, self.numeric_, self.names_, self.dtypes_)
         else:
             self.names_ = [f"x{j}" for j in range(X.shape[1])]
+            self.dtypes_ = [str(X.dtype)] * X.shape[1]
             self.numeric_, self.categorical_, self.categories_ = list(range(X.shape[1])), [], []
             numeric = np.asarray(X, dtype=np.float64)
         self.min_ = numeric.min(axis=0) if len(numeric) else np.zeros(numeric.shape[1])
         half_span = _half_span(numeric, self.min_)
+        self.unit_ = np.where((half_span > 0) & (half_span < np.finfo(np.float64).tiny), SUBNORMAL_UNIT, 1.0)
+        if (self.unit_ != 1.0).any():
+            half_span = _half_span(numeric * self.unit_, self.min_ * self.unit_)
         with np.errstate(divide="ignore", over="ignore"):
             scale = 0.5 / np.where(half_span > 0, half_span, 1.0)
-        # A constant column (or one whose range is too small to invert) scales to 0.
+        # A constant column scales to 0.
         self.scale_ = np.where((half_span > 0) & np.isfinite(scale), scale, 0.0)
         return self
 
@@ -329,6 +778,7 @@ class TableScaler:
             not finite; the message names it.
         """
         _check_state_keys(state)
+        state = _with_fields_added_since_0_1(state)
         scaler = cls()
         scaler.names_ = _string_list(state["names_"], "names_")
         scaler.numeric_ = _index_list(state["numeric_"], "numeric_")
@@ -344,19 +794,31 @@ class TableScaler:
         scaler.scale_ = _finite_vector(state["scale_"], "scale_", n_numeric)
         if (scaler.scale_ < 0).any():
             raise ValueError(f"the input scaling's scale_ holds negative values {scaler.scale_.tolist()}.")
+        scaler.dtypes_ = _string_list(state["dtypes_"], "dtypes_")
+        if len(scaler.dtypes_) != len(scaler.names_):
+            raise ValueError(f"the input scaling's dtypes_ has {len(scaler.dtypes_)} entries for "
+                             f"{len(scaler.names_)} columns.")
+        scaler.unit_ = _finite_vector(state["unit_"], "unit_", n_numeric)
+        if (scaler.unit_ <= 0).any():
+            raise ValueError(f"the input scaling's unit_ must be positive, got {scaler.unit_.tolist()}.")
         return scaler
 
     @property
     def n_outputs(self):
         """Width of the transformed matrix."""
-        return len(self.numeric_) + sum(len(c) for c in self.categories_)
+        return len(self.numeric_) + sum(self.category_counts)
+
+    @property
+    def category_counts(self):
+        """Number of categories (one-hot columns) of each categorical column."""
+        return [len(categories) for categories in self.categories_]
 
     @property
     def output_names(self):
         """Name of each transformed column (``column=value`` for one-hot ones)."""
         names = [self.names_[j] for j in self.numeric_]
         for j, categories in zip(self.categorical_, self.categories_):
-            names.extend(f"{self.names_[j]}={value}" for value in categories)
+            names.extend(_category_names(self.names_[j], categories))
         return names
 
     def transform(self, X):
@@ -366,34 +828,74 @@ class TableScaler:
         work space stays bounded however many rows ``X`` has; only the float32
         result grows with them.
         """
-        scaled = np.empty((len(X), self.n_outputs), dtype=np.float32)
+        return self.one_hot(*self.encode(X))
+
+    def encode(self, X):
+        """The scaled numeric columns and the category of each row: transform before one-hot.
+
+        Its size grows with the rows and columns, not with the number of
+        categories.
+
+        Returns
+        -------
+        numeric : ndarray of shape (n_samples, n_numeric), float32
+            The numeric columns scaled to [0, 1].
+        codes : ndarray of shape (n_samples, n_categorical), int32
+            Position of each row's value in ``categories_``, -1 when unseen.
+        """
+        numeric = np.empty((len(X), len(self.numeric_)), dtype=np.float32)
         rows = X.iloc if is_dataframe(X) else X
         for start in range(0, len(X), TRANSFORM_BLOCK_ROWS):
             block = rows[start : start + TRANSFORM_BLOCK_ROWS]
-            scaled[start : start + len(block)] = self._transform_block(block, start)
-        return scaled
+            numeric[start : start + len(block)] = self._transform_block(block, start)
+        codes = np.empty((len(X), len(self.categorical_)), dtype=np.int32)
+        for k, (j, categories) in enumerate(zip(self.categorical_, self.categories_)):
+            codes[:, k] = _category_codes(X.iloc[:, j], categories, self.names_[j], self.dtypes_[j])
+        return numeric, codes
+
+    def one_hot(self, numeric, codes):
+        """The transformed matrix from :meth:`encode`'s output (see :func:`one_hot_rows`)."""
+        return one_hot_rows(numeric, codes, self.category_counts)
+
+    def _ranges(self):
+        """The (min, max) of each numeric column in fit (max is min for a constant column)."""
+        with np.errstate(divide="ignore"):
+            span = np.where(self.scale_ > 0, 1.0 / self.scale_, 0.0) / self.unit_
+        return list(zip(self.min_.tolist(), (self.min_ + span).tolist()))
 
     def _transform_block(self, X, first_row):
+        """The numeric columns of some rows, scaled and clipped to [0, 1]."""
         if is_dataframe(X):
-            numeric = _numeric_values(X, self.numeric_, self.names_, first_row)
+            numeric = _numeric_values(X, self.numeric_, self.names_, self.dtypes_, self._ranges())
         else:
             numeric = np.asarray(X, dtype=np.float64)
+        unit = self.unit_
         # (x/2 - min/2) * scale * 2 equals (x - min) * scale, and cannot overflow
         # for a value far outside the fitted range; clipping takes any inf to 1.
-        with np.errstate(over="ignore"):
-            scaled = (numeric * 0.5 - self.min_ * 0.5) * self.scale_ * 2.0
-        blocks = [np.clip(scaled, 0.0, 1.0, out=scaled)]
-        for j, categories in zip(self.categorical_, self.categories_):
-            values = _as_strings(X.iloc[:, j])
-            # Unseen categories match no column: all zeros.
-            blocks.append(values[:, None] == categories[None, :])
-        return np.concatenate(blocks, axis=1) if len(blocks) > 1 else blocks[0]
+        with np.errstate(over="ignore", invalid="ignore"):
+            if np.any(unit != 1.0):
+                numeric = numeric * unit
+            scaled = (numeric * 0.5 - self.min_ * unit * 0.5) * self.scale_ * 2.0
+        return np.clip(scaled, 0.0, 1.0, out=scaled)
+
+
+def _with_fields_added_since_0_1(state):
+    """``state`` with the fields a file of pynmsnn 0.1.0 lacks filled in as that version worked."""
+    if all(name in state for name in _STATE_ADDED_SINCE_0_1):
+        return state
+    numeric = state["numeric_"]
+    n_columns = len(state["names_"]) if isinstance(state["names_"], (list, tuple, np.ndarray)) else 0
+    filled = {
+        "dtypes_": ["float64" if j in numeric else "object" for j in range(n_columns)],
+        "unit_": np.ones(len(numeric) if isinstance(numeric, (list, tuple, np.ndarray)) else 0),
+    }
+    return {**filled, **state}
 
 
 def _check_state_keys(state):
     if not isinstance(state, dict):
         raise ValueError(f"the input scaling must be a dict of {list(SCALER_STATE)}, got {type(state).__name__}.")
-    missing = [name for name in SCALER_STATE if name not in state]
+    missing = [name for name in SCALER_STATE if name not in state and name not in _STATE_ADDED_SINCE_0_1]
     unknown = sorted(set(state) - set(SCALER_STATE))
     if missing or unknown:
         raise ValueError(
@@ -466,14 +968,14 @@ def mean_std(values):
     return (values / unit).mean(axis=0) * unit, (values / unit).std(axis=0) * unit
 
 
-def _check_finite_targets(values, what):
+def _check_finite_targets(values, what, index=None):
     bad = ~np.isfinite(values)
     if not bad.any():
         return
     rows = bad.reshape(len(values), -1).any(axis=1)
     kind = "NaN" if np.isnan(values[bad]).any() else "infinity"
     raise ValueError(
-        f"Input y contains {kind} at rows {_first_rows(rows)}; drop those rows "
+        f"Input y contains {kind} at {rows_text(_first_rows(rows), index)}; drop those rows "
         f"(X, y = X[mask], y[mask] with mask = np.isfinite(y)) or give them {what}."
     )
 
@@ -501,11 +1003,12 @@ def check_labels(y, what="labels"):
     ...
     ValueError: y mixes label types: 1 (int) and 'a' (str); ...
     """
+    index = y.index if isinstance(y, (pd.Series, pd.DataFrame)) else None  # rows by their labels
     dtype = getattr(y, "dtype", None)
     if dtype is not None and dtype != object and not isinstance(dtype, pd.StringDtype):
         values = np.asarray(y)
         if values.dtype.kind == "f":
-            _check_finite_targets(values, what)
+            _check_finite_targets(values, what, index)
         if values.dtype.kind != "O":  # nullable pandas columns with NA become objects
             return
     values = np.asarray(y, dtype=object)
@@ -514,13 +1017,13 @@ def check_labels(y, what="labels"):
     missing = np.asarray(pd.isna(values), dtype=bool).reshape(len(values), -1).any(axis=1)
     if missing.any():
         raise ValueError(
-            f"y has missing {what} (None or NaN) at rows {_first_rows(missing)}; "
+            f"y has missing {what} (None or NaN) at {rows_text(_first_rows(missing), index)}; "
             f"drop those rows or give them {what}."
         )
     values = values.ravel()
     kind = pd.api.types.infer_dtype(values, skipna=False)
     if kind in _NUMBER_KINDS:  # a list or object array of numbers: infinity too
-        _check_finite_targets(values.astype(np.float64), what)
+        _check_finite_targets(values.astype(np.float64), what, index)
     if kind not in {"mixed", "mixed-integer"}:
         return  # one type throughout, found in C without a Python loop
     kinds = np.array([_label_kind(value) for value in values])

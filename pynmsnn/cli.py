@@ -4,7 +4,7 @@
 
     pynmsnn fit data.csv --target species [--model iris.pnm] [--report metrics.json] [options]
     pynmsnn predict iris.pnm new.csv [--output predictions.csv] [--proba]
-    pynmsnn info iris.pnm
+    pynmsnn info [iris.pnm]
     pynmsnn demo
 
 ``fit`` reads a CSV, tells classification from regression by the target
@@ -13,7 +13,8 @@ column, holds out a test split to measure the model, fits an
 and saves it with :func:`pynmsnn.save`. Every estimator parameter is an option
 (``--hidden-layer-sizes 64,32 --n-steps 25 ...``), made from the estimators'
 own parameters. ``predict`` writes predictions for a CSV, ``info`` describes a
-saved model and ``demo`` fits the digits dataset and reports.
+saved model, or without one the engine paths that run on this machine, and
+``demo`` fits the digits dataset and reports.
 
 A problem with the input (a missing file or column, a bad option, a file that
 is not a model) is reported as one line, ``pynmsnn: error: ...``, with a
@@ -36,8 +37,8 @@ __all__ = ["main"]
 # average in more than 1 / CLASS_FRACTION rows, are taken as class labels.
 MAX_CLASSES = 20
 CLASS_FRACTION = 0.05
-# Parameters that mean nothing for a command that fits once.
-_NOT_OPTIONS = {"warm_start"}
+# Parameters that mean nothing for a command that fits once, or that take no value but None.
+_NOT_OPTIONS = {"warm_start", "activation"}
 # Defaults that differ from the estimators': a command gives the same model run after run.
 _COMMAND_DEFAULTS = {"random_state": 0}
 
@@ -183,6 +184,8 @@ def _read_csv(path):
         raise CommandError(f"cannot read {path!r} as CSV: {_one_line(error)}") from None
     if frame.empty:
         raise CommandError(f"{path!r} has a header but no data rows")
+    # Rows are named in errors by their line in the file (line 1 is the header).
+    frame.index = pd.RangeIndex(2, len(frame) + 2, name="CSV line")
     return frame
 
 
@@ -192,7 +195,7 @@ def _split_target(frame, target, path):
     y = frame[target]
     missing = y.isna().to_numpy().nonzero()[0]
     if len(missing):
-        lines = ", ".join(str(i + 2) for i in missing[:5])  # line 1 is the header
+        lines = ", ".join(str(line) for line in y.index[missing[:5]])
         raise CommandError(
             f"target column {target!r} has {len(missing)} missing value(s) (CSV lines {lines}); "
             "drop those rows or fill them in"
@@ -384,10 +387,17 @@ def _predict(args):
 
 
 def _info(args):
+    if args.model is None:
+        from ._engine_info import engine_report
+
+        print(engine_report())
+        return 0
     from .persistence import read_metadata
 
     est = _load_model(args.model)  # a full load: info only describes files that load
     meta = read_metadata(args.model)
+    if "object" in meta:
+        return _info_tree(args, est, meta)
     network = meta["network"]
     scaler = meta["scaler"]  # the input scaling, as the file describes it
     features = list(getattr(est, "feature_names_in_", scaler["names_"]))
@@ -411,6 +421,23 @@ def _info(args):
     print("parameters:")
     for name, value in est.get_params().items():
         print(f"  {name:<20} {value!r}")
+    return 0
+
+
+def _info_tree(args, est, meta):
+    """``info`` for a file that holds a Pipeline or a search: its versions, inputs, classes and steps."""
+    names = getattr(est, "feature_names_in_", None)
+    features = f"{len(names)}: {', '.join(map(str, names))}" if names is not None else f"{est.n_features_in_}"
+    print(f"file:       {args.model} ({os.path.getsize(args.model) / 1024:.1f} KiB)")
+    print(f"estimator:  {type(est).__name__}")
+    print(f"written by: pynmsnn {meta['pynmsnn_version']}, torch {meta['torch_version']}, scikit-learn "
+          f"{meta['sklearn_version']} (model format {meta['format_version']})")
+    print(f"features:   {features}")
+    if hasattr(est, "classes_"):
+        print(f"classes:    {len(est.classes_)}: {', '.join(map(str, est.classes_))}")
+    print("model:")
+    for line in repr(est).splitlines():
+        print(f"  {line}")
     return 0
 
 
@@ -469,8 +496,11 @@ def build_parser():
     predict.add_argument("--proba", action="store_true", help="add a probability column per class (classifiers)")
     predict.set_defaults(run=_predict)
 
-    info = commands.add_parser("info", help="describe a saved model")
-    info.add_argument("model", help="a model file written by 'pynmsnn fit' or pynmsnn.save")
+    info = commands.add_parser("info", help="describe a saved model, or this machine's engine paths",
+                               description="Describe a saved model; without one, list the engine paths "
+                               "that run on this machine (the C kernel, event-driven prediction, bfloat16, "
+                               "int8, CUDA) and why the others do not.")
+    info.add_argument("model", nargs="?", help="a model file written by 'pynmsnn fit' or pynmsnn.save")
     info.set_defaults(run=_info)
 
     demo = commands.add_parser("demo", help="fit SNNClassifier on the digits dataset and report")

@@ -1,15 +1,19 @@
 """SNNClassifier and SNNRegressor: scikit-learn estimators that are spiking networks."""
 
+from numbers import Real
+
 import numpy as np
 import torch
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.metrics import accuracy_score, r2_score
-from sklearn.utils._param_validation import StrOptions
+from scipy import sparse
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_array, column_or_1d
 from torch.nn import functional as F
 
 from ._base import BaseSNN
+from ._params import StrOptions
 from ._tabular import check_labels, mean_std
 
 __all__ = ["SNNClassifier", "SNNRegressor"]
@@ -34,12 +38,20 @@ _SHARED_PARAMETERS = """\
     reset : {'subtract', 'zero'}, default='subtract'
         What a spike does to the membrane: 'subtract' takes the threshold (and
         the penalty) off and keeps the excess; 'zero' sets it to
-        ``-refractory_penalty``, as NIR's LIF neuron and the neuromorphic
-        chips that read NIR do, so such a model exports exactly
-        (:func:`pynmsnn.nir_export.to_nir`) at any decay.
+        ``-refractory_penalty`` (rest, or below it), as NIR's LIF neuron and
+        the neuromorphic chips that read NIR do, so the model exports exactly
+        (:func:`pynmsnn.nir_export.to_nir`) at any decay. On the benchmark
+        tables both generalise alike (``benchmarks/bench_defaults.py``), and
+        'subtract' fits training data more closely (README): choose 'zero'
+        to deploy on neuromorphic hardware.
 
     surrogate : {'fast_sigmoid', 'atan', 'triangle', 'sigmoid'}, default='fast_sigmoid'
         Derivative used for the spike in backpropagation.
+
+    activation : None, default=None
+        MLPClassifier's parameter, kept so that its code runs: hidden units
+        fire spikes, so there is no activation function, and any other value
+        is an error that points to ``surrogate``.
 
     detach_reset : bool, default=False
         Leave the reset (what a spike takes off the membrane) out of the
@@ -67,21 +79,56 @@ _SHARED_PARAMETERS = """\
         to 512 training rows, it starts firing at about this rate (spikes per
         step), layer by layer; None keeps the plain random initialisation.
 
+    solver : {'adam', 'sgd', 'lbfgs'}, default='adam'
+        The optimizer, as in MLPClassifier: Adam; stochastic gradient descent
+        with momentum; or full-batch L-BFGS-B (scipy), for small data, which
+        has no ``partial_fit``, ignores ``early_stopping`` and may stop early
+        where spikes make the loss jump and its line search finds no step.
+
     batch_size : int or 'auto', default='auto'
-        Minibatch size; 'auto' is ``min(200, n_samples)``.
+        Minibatch size; 'auto' is ``min(200, n_samples)``. Not used by 'lbfgs'.
+
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        The step size schedule of ``solver='sgd'``: constant; after each epoch
+        ``learning_rate_init / (t_ + 1) ** power_t`` (``t_`` the rows trained
+        on so far); or divided by 5 whenever ``n_iter_no_change`` epochs fail
+        to improve by ``tol``, training stopping once it is 1e-6 or less.
 
     learning_rate_init : float, default=1e-3
-        Step size of the Adam optimizer.
+        Step size of the 'adam' and 'sgd' solvers.
+
+    power_t : float, default=0.5
+        Exponent of the 'invscaling' schedule.
+
+    momentum : float, default=0.9
+        Momentum of 'sgd', in [0, 1].
+
+    nesterovs_momentum : bool, default=True
+        Use Nesterov's momentum in 'sgd' (when ``momentum > 0``).
+
+    beta_1 : float, default=0.9
+        Decay of Adam's first moment estimates, in [0, 1).
+
+    beta_2 : float, default=0.999
+        Decay of Adam's second moment estimates, in [0, 1).
+
+    epsilon : float, default=1e-8
+        Added to Adam's denominator.
 
     max_iter : int, default=200
-        Maximum number of epochs (passes over the training data).
+        Maximum number of epochs (passes over the training data), or of
+        iterations of 'lbfgs'.
+
+    max_fun : int, default=15000
+        Maximum number of loss evaluations of 'lbfgs'.
 
     tol : float, default=1e-4
         Minimum improvement of the loss (or validation score with
         ``early_stopping``) that counts as progress.
 
-    n_iter_no_change : int, default=10
-        Epochs without progress after which training stops.
+    n_iter_no_change : int or np.inf, default=10
+        Epochs without progress after which training stops (or, with
+        ``learning_rate='adaptive'``, the step size shrinks).
 
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data, stop when its score stops
@@ -98,13 +145,15 @@ _SHARED_PARAMETERS = """\
         random encoders. An int gives identical results run after run.
 
     verbose : bool or int, default=False
-        Show a progress bar over epochs with the loss.
+        True (or 1) shows a progress bar over epochs with the loss; 2 or more
+        prints MLPClassifier's line per epoch, ``Iteration n, loss = ...``.
 
     warm_start : bool, default=False
-        Continue from the previous fit's weights instead of starting afresh.
-        Changed neuron parameters (``decay``, ``threshold``,
-        ``refractory_penalty``, ``surrogate``, ``detach_reset``),
-        ``learning_rate_init`` and ``alpha`` apply to the kept weights; a
+        Continue from the previous fit's weights instead of starting afresh;
+        ``n_iter_`` then counts the epochs of the last fit, as in
+        MLPClassifier. Changed neuron parameters (``decay``, ``threshold``,
+        ``refractory_penalty``, ``surrogate``, ``detach_reset``), the
+        solver's settings and ``alpha`` apply to the kept weights; a
         changed ``hidden_layer_sizes``, ``n_steps``, ``encoder`` or ``readout``,
         or other input columns, is refused with a ValueError (set
         ``warm_start=False`` to fit a new network). ``partial_fit`` follows
@@ -119,8 +168,11 @@ _SHARED_PARAMETERS = """\
         multiplies it natively (CPUs with AVX512-BF16 or AMX, CUDA GPUs with
         bf16), where it is several times faster, and float32 elsewhere.
 
-    device : {'auto', 'cpu', 'cuda'}, default='auto'
-        Where the network runs; 'auto' takes a CUDA GPU when torch sees one."""
+    device : {'auto', 'cpu', 'cuda'}, 'cuda:N' or torch.device, default='auto'
+        Where the network runs: 'auto' takes a CUDA GPU when torch sees one,
+        'cuda' the current GPU, 'cuda:N' GPU number N. Asking for a GPU that
+        torch does not see is a ValueError at fit. A pickled or saved model
+        loads on the GPU it names when there is one, else on the CPU."""
 
 _SHARED_ATTRIBUTES = """\
     n_features_in_ : int
@@ -138,8 +190,27 @@ _SHARED_ATTRIBUTES = """\
     best_validation_score_ : float or None
         Best of ``validation_scores_``.
 
+    best_loss_ : float or None
+        Lowest of ``loss_curve_``; None with ``early_stopping``, where the
+        validation score picks the model, as in MLPClassifier.
+
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs run by the last ``fit`` (of 'lbfgs' iterations), plus
+        one per ``partial_fit`` call since.
+
+    loss_ : float
+        The training loss of the last epoch (of 'lbfgs', at its solution).
+
+    coefs_ : list of ndarray
+        Read-only copies of the weights of each layer, first to readout;
+        ``coefs_[i]`` has shape (inputs of layer i, units of layer i), as in
+        MLPClassifier.
+
+    intercepts_ : list of ndarray
+        Read-only copies of the biases of each layer, first to readout.
+
+    n_layers_ : int
+        Number of layers, input and readout included.
 
     firing_rates_ : dict of str to float
         Spikes per neuron per step of each hidden layer ('hidden 1', ...) on
@@ -149,6 +220,16 @@ _SHARED_ATTRIBUTES = """\
 
     module_ : pynmsnn.network.SpikingNetwork
         The trained torch module."""
+
+
+def _has_stochastic_solver(est):
+    """partial_fit needs a stochastic solver, as in MLPClassifier."""
+    if est.solver not in ("adam", "sgd"):
+        raise AttributeError(
+            f"partial_fit is only available for stochastic optimizers. {est.solver} is not stochastic; "
+            "use solver='adam' or 'sgd'."
+        )
+    return True
 
 
 class SNNClassifier(ClassifierMixin, BaseSNN):
@@ -161,6 +242,9 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
     columns are scaled to [0, 1] inside and categorical DataFrame columns are
     one-hot encoded, so raw pandas data works without preprocessing.
 
+    A 2-D indicator target (one column of 0/1 per label) trains one output per
+    label, each the logit of its own sigmoid (multilabel classification).
+
     Parameters
     ----------
 {_SHARED_PARAMETERS}
@@ -169,10 +253,20 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
         Logits are the output neurons' membrane averaged over time, or the
         number of spikes they fire.
 
+    class_weight : dict, 'balanced' or None, default=None
+        Weight of each class in the loss, as in scikit-learn's linear models
+        and forests: ``{{label: weight}}`` (labels left out weigh 1), or
+        'balanced', ``n_samples / (n_classes * count of the class)`` with the
+        counts weighted by ``sample_weight``. It multiplies ``sample_weight``.
+        Not for multilabel targets, nor 'balanced' with ``partial_fit``
+        (a chunk's counts are not the data's): pass a dict there, e.g. from
+        :func:`sklearn.utils.class_weight.compute_class_weight`.
+
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        Class labels.
+        Class labels; for a multilabel target, the label indices
+        ``0, ..., n_labels - 1``, as in MLPClassifier.
 
 {_SHARED_ATTRIBUTES}
 
@@ -180,6 +274,29 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
     --------
     SNNRegressor : The spiking network for regression.
     sklearn.neural_network.MLPClassifier : The non-spiking counterpart.
+
+    Notes
+    -----
+    **Sample weights.** ``fit(X, y, sample_weight=w)`` weighs each row's loss
+    by its weight (scaled to mean 1 over the training rows, so that a
+    minibatch's loss estimates the weighted mean loss), and the validation
+    score of ``early_stopping`` is weighted too. Rows of zero weight are
+    dropped before anything is learned, the input scaling included: a zero
+    weight is the row absent. Identical rows (same inputs, same label) train
+    as one row with their summed weight, an epoch still taking the steps the
+    rows given would, and with ``shuffle=True`` the rows train in an order
+    fixed by their content, so a fit does not depend on the order of the
+    rows. An integer weight is then exactly the row repeated that many times
+    when a batch holds every row (small data, or ``solver='lbfgs'``). With
+    scikit-learn's metadata routing on, ``set_fit_request(sample_weight=True)``
+    routes the weights through Pipeline, GridSearchCV and cross_validate.
+
+    **Outputs.** There is no ``decision_function``, as in MLPClassifier: the
+    readout is the logit, and :meth:`predict_proba` its softmax (one output
+    per class, for two classes too) or, for a multilabel target, the sigmoid
+    of each label's output. :meth:`predict_log_proba` is the logarithm of
+    :meth:`predict_proba`, computed from the logits without rounding
+    small probabilities to zero.
 
     Examples
     --------
@@ -196,6 +313,7 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
     _parameter_constraints = {
         **BaseSNN._parameter_constraints,
         "readout": [StrOptions({"membrane", "spikes"})],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
     }
 
     def __init__(
@@ -208,15 +326,26 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
         refractory_penalty=0.0,
         reset="subtract",
         surrogate="fast_sigmoid",
+        activation=None,
         detach_reset=False,
         encoder="current",
         readout="membrane",
+        class_weight=None,
         alpha=1e-4,
         spike_penalty=0.0,
         init_firing_rate=None,
+        solver="adam",
         batch_size="auto",
+        learning_rate="constant",
         learning_rate_init=1e-3,
+        power_t=0.5,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
         max_iter=200,
+        max_fun=15000,
         tol=1e-4,
         n_iter_no_change=10,
         early_stopping=False,
@@ -228,63 +357,68 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
         precision="auto",
         device="auto",
     ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.n_steps = n_steps
-        self.decay = decay
-        self.threshold = threshold
-        self.refractory_penalty = refractory_penalty
-        self.reset = reset
-        self.surrogate = surrogate
-        self.detach_reset = detach_reset
-        self.encoder = encoder
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes, n_steps=n_steps, decay=decay, threshold=threshold,
+            refractory_penalty=refractory_penalty, reset=reset, surrogate=surrogate, activation=activation,
+            detach_reset=detach_reset, encoder=encoder, alpha=alpha, spike_penalty=spike_penalty,
+            init_firing_rate=init_firing_rate, solver=solver, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
+            momentum=momentum, nesterovs_momentum=nesterovs_momentum, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, max_iter=max_iter, max_fun=max_fun, tol=tol,
+            n_iter_no_change=n_iter_no_change, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, shuffle=shuffle, random_state=random_state,
+            verbose=verbose, warm_start=warm_start, precision=precision, device=device,
+        )
         self.readout = readout
-        self.alpha = alpha
-        self.spike_penalty = spike_penalty
-        self.init_firing_rate = init_firing_rate
-        self.batch_size = batch_size
-        self.learning_rate_init = learning_rate_init
-        self.max_iter = max_iter
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.precision = precision
-        self.device = device
+        self.class_weight = class_weight
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the network to data ``X`` and labels ``y``.
 
         Parameters
         ----------
         X : {{array-like, DataFrame}} of shape (n_samples, n_features)
             Training data; DataFrames may hold categorical columns.
-        y : array-like of shape (n_samples,)
-            Class labels of any type (ints, strings, bools).
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels of any type (ints, strings, bools), or a 0/1
+            indicator matrix for multilabel classification.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each row in the loss (see Notes); None weighs all alike.
 
         Returns
         -------
         self : SNNClassifier
             The fitted estimator.
-        """
-        return self._fit(X, y, incremental=False)
 
-    def partial_fit(self, X, y, classes=None):
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import load_iris
+        >>> from pynmsnn import SNNClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> weights = np.where(y == 2, 0.0, 1.0)  # zero weight: as if the rows were absent
+        >>> clf = SNNClassifier((16,), n_steps=6, max_iter=20, random_state=0)
+        >>> clf.fit(X, y, sample_weight=weights).classes_
+        array([0, 1])
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    @available_if(_has_stochastic_solver)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train one epoch on ``(X, y)``, keeping the weights learned so far.
 
         Parameters
         ----------
         X : {{array-like, DataFrame}} of shape (n_samples, n_features)
             A chunk of training data.
-        y : array-like of shape (n_samples,)
-            Its labels.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Its labels, or its 0/1 indicator matrix (multilabel).
         classes : array-like of shape (n_classes,), default=None
             Every label the model will ever see. Give it on the first call when
             a chunk may lack some classes; without it the first chunk's labels
             are taken as all the classes.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each row in the loss; None weighs all alike.
 
         Notes
         -----
@@ -296,13 +430,13 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
         self : SNNClassifier
             The updated estimator.
         """
-        if hasattr(self, "classes_") and classes is not None:
+        if hasattr(self, "classes_") and classes is not None and not self._is_multilabel:
             if not np.array_equal(np.unique(classes), self.classes_):
                 raise ValueError(
                     f"classes={list(classes)} differs from the classes of the first "
                     f"partial_fit call, {list(self.classes_)}; pass the same classes every time."
                 )
-        return self._fit(X, y, incremental=True, classes=classes)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True, classes=classes)
 
     def predict(self, X):
         """Predict class labels for ``X``.
@@ -314,11 +448,12 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
 
         Returns
         -------
-        ndarray of shape (n_samples,)
-            Predicted labels, of the type of ``classes_``.
+        ndarray of shape (n_samples,) or (n_samples, n_labels)
+            Predicted labels, of the type of ``classes_``; for a multilabel
+            target, the 0/1 indicator matrix (a label is on where its
+            probability exceeds 0.5).
         """
-        outputs = self._forward(X)
-        return self.classes_[np.argmax(outputs, axis=1)]
+        return self._labels(self._forward(X))
 
     def predict_proba(self, X):
         """Class probabilities for ``X``: the softmax of the readout.
@@ -330,15 +465,35 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
 
         Returns
         -------
-        ndarray of shape (n_samples, n_classes)
-            Probabilities in the order of ``classes_``.
+        ndarray of shape (n_samples, n_classes) or (n_samples, n_labels)
+            Probabilities in the order of ``classes_``, summing to 1 over a
+            row; for a multilabel target, each label's own probability.
         """
-        return _softmax(self._forward(X))
+        return self._probabilities(self._forward(X))
 
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`."""
+        """Logarithm of :meth:`predict_proba`, computed from the logits.
+
+        Parameters
+        ----------
+        X : {{array-like, DataFrame}} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes) or (n_samples, n_labels)
+            Log-probabilities in the order of ``classes_``; finite even where
+            a probability rounds to zero in float64 (from the logits).
+        """
         logits = self._forward(X)
-        return logits - _logsumexp(logits)
+        if not self._is_multilabel:
+            return logits - _logsumexp(logits)
+        # np.log(predict_proba), as MLPClassifier gives it (so the two rank labels alike, ties
+        # included), but finite where a probability underflows to 0.
+        stable = -np.logaddexp(0.0, -logits)
+        probabilities = np.exp(stable)
+        with np.errstate(divide="ignore"):
+            return np.where(probabilities > 0, np.log(probabilities), stable)
 
     def staged_predict(self, X):
         """Predicted labels after each time step: an answer at any time.
@@ -356,7 +511,7 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
 
         Returns
         -------
-        generator of ndarray of shape (n_samples,)
+        generator of ndarray of shape (n_samples,) or (n_samples, n_labels)
             The labels at each of the ``n_steps`` stages.
 
         Examples
@@ -369,7 +524,7 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
         True
         """
         stages = self._staged_outputs(X)  # computed now, so errors surface at the call
-        return (self.classes_[np.argmax(outputs, axis=1)] for outputs in stages)
+        return (self._labels(outputs) for outputs in stages)
 
     def staged_predict_proba(self, X):
         """Class probabilities after each time step; the last stage is :meth:`predict_proba`.
@@ -381,33 +536,68 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
 
         Returns
         -------
-        generator of ndarray of shape (n_samples, n_classes)
+        generator of ndarray of shape (n_samples, n_classes) or (n_samples, n_labels)
             The probabilities at each of the ``n_steps`` stages (see
             :meth:`staged_predict`).
         """
         stages = self._staged_outputs(X)
-        return (_softmax(outputs) for outputs in stages)
+        return (self._probabilities(outputs) for outputs in stages)
+
+    @property
+    def _is_multilabel(self):
+        """Whether the fitted target is a multilabel indicator matrix."""
+        return bool(getattr(self, "_multilabel", False))
+
+    def _labels(self, outputs):
+        """Labels from readout outputs: the class of the largest logit, or each label's logit above 0."""
+        if self._is_multilabel:
+            return (outputs > 0).astype(np.int64)
+        return self.classes_[np.argmax(outputs, axis=1)]
+
+    def _probabilities(self, outputs):
+        if self._is_multilabel:
+            return np.exp(-np.logaddexp(0.0, -outputs))
+        return _softmax(outputs)
 
     # --- hooks of BaseSNN
     def _check_y(self, y, n_samples):
         check_labels(y)  # missing labels, NaN, and text mixed with numbers, with the rows
-        y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
+        if _is_indicator(y):
+            y = check_array(y, accept_sparse=True, ensure_2d=True, dtype=None, input_name="y")
+            y = y.toarray() if sparse.issparse(y) else np.asarray(y)
+            if not np.isin(y, (0, 1)).all():
+                raise ValueError(
+                    f"y is a 2-D target of values {np.unique(y)[:5].tolist()}, but a multilabel indicator "
+                    "holds 0 (label off) and 1 (label on) only; pass (y > 0).astype(int) if that is meant."
+                )
+            y = y.astype(np.int64)
+        else:
+            y = column_or_1d(y, warn=True)
+            check_classification_targets(y)
         if len(y) != n_samples:
             raise ValueError(f"X has {n_samples} rows but y has {len(y)} labels; they must match.")
         return y
 
-    def _encode_targets(self, y, reset, classes=None):
+    def _encode_targets(self, y, reset, classes=None, weights=None):
+        if y.ndim == 2:
+            return self._encode_indicator(y, reset)
+        if not reset and self._is_multilabel:
+            raise ValueError(
+                f"SNNClassifier was fitted on a multilabel indicator y of {len(self.classes_)} labels; "
+                "pass y of that shape, or fit a new model for 1-D labels."
+            )
         if reset:
             if classes is not None:
                 check_labels(classes)
             self.classes_ = np.unique(y) if classes is None else np.unique(classes)
+            self._multilabel = False
             if len(self.classes_) < 2:
                 raise ValueError(
                     f"SNNClassifier needs samples of at least 2 classes in the data, but the "
                     f"data contains only one class: {self.classes_.tolist()[0]!r}. Check that y "
-                    "is the target you meant and that filtering or splitting kept every class "
-                    "(train_test_split(..., stratify=y)); with partial_fit, pass every label as `classes`."
+                    "is the target you meant, that filtering or splitting kept every class "
+                    "(train_test_split(..., stratify=y)) and that sample_weight leaves rows of "
+                    "two classes; with partial_fit, pass every label as `classes`."
                 )
         try:
             unseen = np.setdiff1d(np.unique(y), self.classes_)
@@ -423,6 +613,75 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
             )
         return np.searchsorted(self.classes_, y).astype(np.int64)
 
+    def _check_warm_start_targets(self, y):
+        """A warm-started fit needs the classes of the first fit, as in MLPClassifier."""
+        if y.ndim == 2 or self._is_multilabel:
+            return  # _encode_targets compares the kinds and the numbers of labels
+        try:
+            same = np.array_equal(np.unique(y), self.classes_)
+        except TypeError:
+            same = False
+        if not same:
+            raise ValueError(
+                "warm_start can only be used where `y` has the same classes as in the previous call to fit. "
+                f"Previously got {self.classes_}, `y` has {np.unique(y)}; set warm_start=False to fit "
+                "a new model, or use partial_fit(..., classes=...) to add rows of some classes."
+            )
+
+    def _encode_indicator(self, y, reset):
+        """A multilabel indicator matrix as float32 targets of one sigmoid output per label."""
+        if reset:
+            self.classes_ = np.arange(y.shape[1])
+            self._multilabel = True
+        elif not self._is_multilabel or y.shape[1] != len(self.classes_):
+            fitted = f"{len(self.classes_)} labels" if self._is_multilabel else "1-D labels"
+            raise ValueError(
+                f"y is a multilabel indicator of {y.shape[1]} labels, but SNNClassifier was fitted on "
+                f"{fitted}; pass y of that kind, or fit a new model."
+            )
+        return y.astype(np.float32)
+
+    def _class_weighted(self, targets, weights, incremental):
+        """The rows' weights times their class's weight from ``class_weight``."""
+        if self.class_weight is None:
+            return weights
+        if self._is_multilabel:
+            raise ValueError(
+                "class_weight applies to single-label classification, but y is a multilabel "
+                "indicator; weigh rows with sample_weight instead."
+            )
+        if incremental and self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' is not supported by partial_fit, as a chunk's class counts are "
+                "not the data's; compute the weights once with sklearn.utils.class_weight."
+                "compute_class_weight('balanced', classes=classes, y=y) and pass them as a dict."
+            )
+        per_row = self._class_weights(targets, weights)[targets]
+        return per_row if weights is None else weights * per_row
+
+    def _class_weights(self, targets, weights):
+        """The weight of each class in ``classes_`` that ``class_weight`` gives."""
+        if self.class_weight == "balanced":
+            counts = np.bincount(targets, weights=weights, minlength=len(self.classes_))
+            present = counts > 0
+            return np.where(present, counts.sum() / (present.sum() * np.where(present, counts, 1.0)), 1.0)
+        known = {label: i for i, label in enumerate(self.classes_.tolist())}
+        unknown = [label for label in self.class_weight if label not in known]
+        if unknown:
+            raise ValueError(
+                f"class_weight names labels {_shorten_list(unknown)} that are not among the classes "
+                f"{_shorten_list(self.classes_.tolist())}; use the labels of y as keys."
+            )
+        per_class = np.ones(len(self.classes_))
+        for label, weight in self.class_weight.items():
+            if not isinstance(weight, Real) or not np.isfinite(weight) or weight < 0:
+                raise ValueError(
+                    f"class_weight[{label!r}] is {weight!r}; a class's weight must be a finite "
+                    "non-negative number."
+                )
+            per_class[known[label]] = weight
+        return per_class
+
     def _n_outputs(self, targets):
         return len(self.classes_)
 
@@ -430,10 +689,18 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
         """The classes of a rebuilt model: at least 2, distinct and sorted; returns their number."""
         self._refuse_attributes(_REGRESSOR_TARGETS, "SNNRegressor")
         classes = getattr(self, "classes_", None)
-        if not isinstance(classes, np.ndarray) or classes.ndim != 1 or len(classes) < 2:
+        multilabel = getattr(self, "_multilabel", False)
+        if not isinstance(multilabel, (bool, np.bool_)):
+            raise ValueError(f"the fitted attribute _multilabel must be a bool, got {multilabel!r:.80}.")
+        if not isinstance(classes, np.ndarray) or classes.ndim != 1 or len(classes) < (1 if multilabel else 2):
             raise ValueError(
                 f"the fitted attribute classes_ of an SNNClassifier must be a 1-D array of at least "
                 f"2 labels, got {classes!r:.200}."
+            )
+        if multilabel and not np.array_equal(classes, np.arange(len(classes))):
+            raise ValueError(
+                f"the fitted attribute classes_ of a multilabel SNNClassifier must be the label "
+                f"indices 0, 1, ..., got {classes.tolist()!r:.200}."
             )
         try:
             in_order = np.array_equal(np.unique(classes), classes)
@@ -446,8 +713,14 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
             )
         return len(classes)
 
-    def _loss(self, outputs, targets):
-        return F.cross_entropy(outputs, targets)
+    def _loss(self, outputs, targets, weights=None):
+        """Cross-entropy of the softmax (one label) or of each label's sigmoid, weighted per row."""
+        if targets.ndim == 2:
+            losses = F.binary_cross_entropy_with_logits(outputs, targets, reduction="none").mean(dim=1)
+            return losses.mean() if weights is None else (losses * weights).mean()
+        if weights is None:
+            return F.cross_entropy(outputs, targets)
+        return (F.cross_entropy(outputs, targets, reduction="none") * weights).mean()
 
     def row_losses(self, outputs, targets):
         """The training loss of each row: cross-entropy of the logits against the class index.
@@ -455,21 +728,44 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
         ``fit`` minimizes their mean over a minibatch. ``outputs`` has shape
         (..., n_classes) and ``targets`` (...), class indices as
         :meth:`start_fit` returns them; the result has the shape of ``targets``.
+        Multilabel targets (floats of the shape of ``outputs``) give each
+        label's binary cross-entropy, averaged over the labels.
         """
+        if targets.is_floating_point():
+            return F.binary_cross_entropy_with_logits(outputs, targets, reduction="none").mean(-1)
         flat = F.cross_entropy(outputs.reshape(-1, outputs.shape[-1]), targets.reshape(-1), reduction="none")
         return flat.reshape(targets.shape)
 
     def _stratify_validation(self, y):
+        if y.ndim == 2:
+            return False
         _, counts = np.unique(y, return_counts=True)
         return counts.min() >= 2
 
-    def _score_outputs(self, outputs, y):
-        return accuracy_score(y, self.classes_[np.argmax(outputs, axis=1)])
+    def _score_outputs(self, outputs, y, sample_weight=None):
+        return accuracy_score(y, self._labels(outputs), sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = False
+        tags.classifier_tags.multi_label = True
         return tags
+
+
+def _is_indicator(y):
+    """Whether ``y`` is a multilabel indicator matrix; a ValueError for other targets of several columns."""
+    kind = type_of_target(y, input_name="y")
+    if kind.endswith("-multioutput"):
+        raise ValueError(
+            f"y has several columns but is not a 0/1 indicator matrix (scikit-learn calls it "
+            f"{kind!r}); SNNClassifier takes 1-D labels, or one 0/1 column per label for multilabel "
+            "classification (sklearn.preprocessing.MultiLabelBinarizer makes one from lists of labels)."
+        )
+    return kind == "multilabel-indicator"
+
+
+def _shorten_list(items, limit=10):
+    items = list(items)
+    return str(items) if len(items) <= limit else f"{items[:limit]} and {len(items) - limit} more"
 
 
 class SNNRegressor(RegressorMixin, BaseSNN):
@@ -524,14 +820,24 @@ class SNNRegressor(RegressorMixin, BaseSNN):
         refractory_penalty=0.0,
         reset="subtract",
         surrogate="fast_sigmoid",
+        activation=None,
         detach_reset=False,
         encoder="current",
         alpha=1e-4,
         spike_penalty=0.0,
         init_firing_rate=None,
+        solver="adam",
         batch_size="auto",
+        learning_rate="constant",
         learning_rate_init=1e-3,
+        power_t=0.5,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
         max_iter=200,
+        max_fun=15000,
         tol=1e-4,
         n_iter_no_change=10,
         early_stopping=False,
@@ -543,33 +849,20 @@ class SNNRegressor(RegressorMixin, BaseSNN):
         precision="auto",
         device="auto",
     ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.n_steps = n_steps
-        self.decay = decay
-        self.threshold = threshold
-        self.refractory_penalty = refractory_penalty
-        self.reset = reset
-        self.surrogate = surrogate
-        self.detach_reset = detach_reset
-        self.encoder = encoder
-        self.alpha = alpha
-        self.spike_penalty = spike_penalty
-        self.init_firing_rate = init_firing_rate
-        self.batch_size = batch_size
-        self.learning_rate_init = learning_rate_init
-        self.max_iter = max_iter
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.precision = precision
-        self.device = device
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes, n_steps=n_steps, decay=decay, threshold=threshold,
+            refractory_penalty=refractory_penalty, reset=reset, surrogate=surrogate, activation=activation,
+            detach_reset=detach_reset, encoder=encoder, alpha=alpha, spike_penalty=spike_penalty,
+            init_firing_rate=init_firing_rate, solver=solver, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
+            momentum=momentum, nesterovs_momentum=nesterovs_momentum, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, max_iter=max_iter, max_fun=max_fun, tol=tol,
+            n_iter_no_change=n_iter_no_change, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, shuffle=shuffle, random_state=random_state,
+            verbose=verbose, warm_start=warm_start, precision=precision, device=device,
+        )
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the network to data ``X`` and targets ``y``.
 
         Parameters
@@ -578,15 +871,21 @@ class SNNRegressor(RegressorMixin, BaseSNN):
             Training data; DataFrames may hold categorical columns.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each row in the loss (see :class:`SNNClassifier`'s
+            Notes: zero is the row absent); None weighs all alike. The
+            target's standardization is learned from the rows of positive
+            weight, unweighted.
 
         Returns
         -------
         self : SNNRegressor
             The fitted estimator.
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
-    def partial_fit(self, X, y):
+    @available_if(_has_stochastic_solver)
+    def partial_fit(self, X, y, sample_weight=None):
         """Train one epoch on ``(X, y)``, keeping the weights learned so far.
 
         The first call fixes the input scaling and the target standardization.
@@ -597,13 +896,15 @@ class SNNRegressor(RegressorMixin, BaseSNN):
             A chunk of training data.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Its targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each row in the loss; None weighs all alike.
 
         Returns
         -------
         self : SNNRegressor
             The updated estimator.
         """
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def predict(self, X):
         """Predict targets for ``X``.
@@ -656,19 +957,26 @@ class SNNRegressor(RegressorMixin, BaseSNN):
             raise ValueError(f"X has {n_samples} rows but y has {len(y)} targets; they must match.")
         return y
 
-    def _encode_targets(self, y, reset, classes=None):
+    def _encode_targets(self, y, reset, classes=None, weights=None):
         y2d = y.reshape(len(y), -1).astype(np.float64)
         if reset:
             self._y_is_1d = y.ndim == 1 or y.shape[1] == 1
             self.n_outputs_ = y2d.shape[1]
-            self._y_mean, std = mean_std(y2d)
-            self._y_scale = np.where(std > 0, std, 1.0)
+            self._y_mean, std = mean_std(y2d) if weights is None else _weighted_mean_std(y2d, weights)
+            # A constant target is predicted exactly: its value, times a scale of 0 for the network.
+            constant = (y2d == y2d[:1]).all(axis=0)
+            self._y_mean = np.where(constant, y2d[0], self._y_mean)
+            self._y_scale = np.where(constant, 0.0, np.where(std > 0, std, 1.0))
         elif y2d.shape[1] != self.n_outputs_:
             raise ValueError(
                 f"y has {y2d.shape[1]} target(s) but the model was fitted with {self.n_outputs_}."
             )
+        else:  # a target constant so far that now varies is learnt from here on, in its units
+            varies = (self._y_scale == 0) & (y2d != self._y_mean).any(axis=0)
+            self._y_scale = np.where(varies, 1.0, self._y_scale)
+        scale = np.where(self._y_scale > 0, self._y_scale, 1.0)
         # Halves: the same numbers as (y - mean) / scale, without overflow near 1e308.
-        return ((y2d * 0.5 - self._y_mean * 0.5) / (self._y_scale * 0.5)).astype(np.float32)
+        return ((y2d * 0.5 - self._y_mean * 0.5) / (scale * 0.5)).astype(np.float32)
 
     def _n_outputs(self, targets):
         return self.n_outputs_
@@ -698,8 +1006,11 @@ class SNNRegressor(RegressorMixin, BaseSNN):
             )
         return int(n_outputs)
 
-    def _loss(self, outputs, targets):
-        return F.mse_loss(outputs, targets)
+    def _loss(self, outputs, targets, weights=None):
+        """Mean squared error on the standardized targets, weighted per row."""
+        if weights is None:
+            return F.mse_loss(outputs, targets)
+        return (F.mse_loss(outputs, targets, reduction="none").mean(dim=1) * weights).mean()
 
     def row_losses(self, outputs, targets):
         """The training loss of each row: squared error averaged over the standardized targets.
@@ -710,9 +1021,9 @@ class SNNRegressor(RegressorMixin, BaseSNN):
         """
         return F.mse_loss(outputs, targets, reduction="none").mean(-1)
 
-    def _score_outputs(self, outputs, y):
+    def _score_outputs(self, outputs, y, sample_weight=None):
         predictions = outputs * self._y_scale + self._y_mean
-        return r2_score(y.reshape(len(y), -1), predictions)
+        return r2_score(y.reshape(len(y), -1), predictions, sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -723,6 +1034,19 @@ class SNNRegressor(RegressorMixin, BaseSNN):
 # Fitted attributes only a regressor has: a classifier that holds them is not one.
 _REGRESSOR_TARGETS = ["n_outputs_", "_y_mean", "_y_scale", "_y_is_1d"]
 
+
+
+def _weighted_mean_std(values, weights):
+    """Weighted mean and standard deviation of each column, finite even for values near 1e308."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = np.average(values, axis=0, weights=weights)
+        std = np.sqrt(np.average((values - mean) ** 2, axis=0, weights=weights))
+    if np.isfinite(mean).all() and np.isfinite(std).all():
+        return mean, std
+    unit = np.abs(values).max(axis=0)  # squares of huge values overflow: work in units of the peak
+    unit = np.where(unit > 0, unit, 1.0)
+    mean, std = _weighted_mean_std(values / unit, weights)
+    return mean * unit, std * unit
 
 
 def _logsumexp(logits):

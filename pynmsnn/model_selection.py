@@ -432,6 +432,8 @@ def _why_not_batched(estimator, candidate, fit_params):
     except ValueError as error:  # a name the estimator does not take: each fit fails as in GridSearchCV
         return f"set_params refuses it: {error}"
     params = snn.get_params(deep=False)
+    if params["solver"] != "adam":
+        return f"solver={params['solver']!r}: only Adam's steps are batched"
     if params["early_stopping"]:
         return "early_stopping=True: each fit scores its own validation split"
     sizes = params["hidden_layer_sizes"]

@@ -156,9 +156,9 @@ def lif_step(v, current, neuron):
     --------
     >>> import torch
     >>> from pynmsnn.neurons import LIFParameters, lif_step
-    >>> s, membrane, v = lif_step(torch.tensor([0.8]), torch.tensor([0.6]), LIFParameters(decay=0.5))
-    >>> s.item(), membrane.item(), v.item()
-    (1.0, 1.0, 0.0)
+    >>> s, membrane, v = lif_step(torch.tensor([0.8]), torch.tensor([0.7]), LIFParameters(decay=0.5, reset="subtract"))
+    >>> s.item(), round(membrane.item(), 4), round(v.item(), 4)
+    (1.0, 1.1, 0.1)
     """
     membrane = neuron.decay * v + current  # leak, integrate
     spikes = spike(membrane - neuron.threshold, neuron.surrogate)  # fire
@@ -198,7 +198,7 @@ def lif_reference(current, neuron):
     --------
     >>> import torch
     >>> from pynmsnn.neurons import LIFParameters, lif_reference
-    >>> spikes, membrane = lif_reference(torch.full((4, 1), 0.6), LIFParameters(decay=0.5))
+    >>> spikes, membrane = lif_reference(torch.full((4, 1), 0.6), LIFParameters(decay=0.5, reset="subtract"))
     >>> membrane.flatten()
     tensor([0.6000, 0.9000, 1.0500, 0.6250])
     """

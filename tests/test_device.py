@@ -1,4 +1,4 @@
-"""The ``device`` parameter: 'auto' takes a GPU when torch sees one, else the CPU."""
+"""The ``device`` parameter: 'auto' takes a GPU when torch sees one, else the CPU; 'cuda:N' names one."""
 
 import pickle
 
@@ -9,7 +9,7 @@ from sklearn.datasets import load_iris
 from sklearn.model_selection import train_test_split
 
 from pynmsnn import SNNClassifier, SNNRegressor
-from pynmsnn._base import resolve_device
+from pynmsnn._base import fitted_device, resolve_device
 
 FAST = dict(hidden_layer_sizes=(16,), n_steps=6, max_iter=30, learning_rate_init=0.01, random_state=0)
 # Trained to a plateau, so that a GPU and a CPU fit (which round differently and so
@@ -108,3 +108,57 @@ def test_a_cuda_model_pickles_to_cpu_tensors_and_predicts_the_same(iris_split):
     # partial_fit goes on after unpickling (the optimizer is rebuilt on the device).
     restored.partial_fit(X_train, y_train)
     assert _devices(restored) == {"cuda"}
+
+
+@needs_no_cuda
+@pytest.mark.parametrize("device", ["cuda:0", "cuda:1", torch.device("cuda"), torch.device("cuda", 1)])
+def test_a_named_gpu_without_a_gpu_is_the_same_clear_error(device, iris_split):
+    """'cuda:N' and a CUDA torch.device fail in fit as 'cuda' does, naming what was asked for."""
+    X_train, _, y_train, _ = iris_split
+    est = SNNClassifier(device=device, **FAST)
+    with pytest.raises(ValueError, match=rf"device='{torch.device(device)}'.*no CUDA GPU.*device='auto'"):
+        est.fit(X_train, y_train)
+    assert not hasattr(est, "module_")
+
+
+def test_a_cpu_torch_device_fits_on_the_cpu_and_saves(iris_split, tmp_path):
+    """device=torch.device('cpu') is accepted, trains on the CPU, and goes through save/load."""
+    from pynmsnn import load, save
+
+    X_train, X_test, y_train, _ = iris_split
+    est = SNNClassifier(device=torch.device("cpu"), **FAST).fit(X_train, y_train)
+    assert _devices(est) == {"cpu"}
+    save(est, tmp_path / "cpu.pnm")
+    loaded = load(tmp_path / "cpu.pnm")
+    assert loaded.device == torch.device("cpu")
+    np.testing.assert_array_equal(loaded.predict(X_test), est.predict(X_test))
+
+
+@pytest.mark.parametrize("device", ["cuda:", "cuda:x", "cuda:-1", "CPU", "mps", torch.device("meta"), 0])
+def test_a_malformed_device_names_the_parameter_and_the_forms(device, iris_split):
+    """Text that is not auto, cpu, cuda or cuda:N, and devices of other types, are refused by name."""
+    X_train, _, y_train, _ = iris_split
+    with pytest.raises(ValueError, match=r"'device' parameter of SNNRegressor must be"):
+        SNNRegressor(device=device, **FAST).fit(X_train, y_train)
+
+
+def test_a_gpu_index_beyond_those_present_says_how_many_there_are(monkeypatch):
+    """With two GPUs, 'cuda:1' is GPU 1 and 'cuda:3' is refused with the count and the fix."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert resolve_device("cuda:1") == torch.device("cuda", 1)
+    assert resolve_device(torch.device("cuda", 0)) == torch.device("cuda", 0)
+    with pytest.raises(ValueError, match=r"device='cuda:3' names GPU 3, but torch sees 2 CUDA GPU\(s\), numbered 0 to 1"):
+        resolve_device("cuda:3")
+
+
+@pytest.mark.parametrize(
+    "device, gpus, expected",
+    [("cuda:1", 2, "cuda:1"), ("cuda:3", 2, "cuda"), ("cuda:1", 0, "cpu"), ("auto", 1, "cuda"), ("cpu", 2, "cpu"),
+     (torch.device("cuda", 1), 2, "cuda:1")],
+)
+def test_a_loaded_model_goes_to_the_gpu_it_names_when_present(device, gpus, expected, monkeypatch):
+    """After pickling or loading: the named GPU if present, else the current GPU, else the CPU."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpus > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
+    assert fitted_device(device) == torch.device(expected)

@@ -28,12 +28,12 @@ from pynmsnn.surrogate import SURROGATES
 # Each value of each setting appears at least once, the resets with and
 # without a penalty, a detached reset and every surrogate.
 NEURONS = [
-    LIFParameters(decay=0.9, threshold=1.0),
+    LIFParameters(decay=0.9, threshold=1.0, reset="subtract"),
     LIFParameters(decay=0.9, threshold=1.0, reset="zero"),
     LIFParameters(decay=0.5, threshold=0.75, refractory_penalty=0.5, reset="zero", surrogate="atan"),
-    LIFParameters(decay=0.5, threshold=0.75, refractory_penalty=0.5, surrogate="triangle"),
+    LIFParameters(decay=0.5, threshold=0.75, refractory_penalty=0.5, reset="subtract", surrogate="triangle"),
     LIFParameters(decay=0.0, threshold=1.0, reset="zero", surrogate="sigmoid"),
-    LIFParameters(decay=1.0, threshold=1.0, refractory_penalty=0.25, detach_reset=True),
+    LIFParameters(decay=1.0, threshold=1.0, refractory_penalty=0.25, reset="subtract", detach_reset=True),
     LIFParameters(decay=0.5, threshold=1.0, refractory_penalty=0.25, reset="zero", detach_reset=True,
                   surrogate="atan"),
 ]

@@ -114,7 +114,8 @@ def test_warm_start_continues_from_previous_weights():
     module = clf.module_
     clf.fit(X, y)
     assert clf.module_ is module  # same network, trained further
-    assert clf.n_iter_ == 10
+    # As in MLPClassifier, n_iter_ counts the epochs of the last fit; the loss curve goes on.
+    assert clf.n_iter_ == 5 and len(clf.loss_curve_) == 10
     assert not np.array_equal(weights.numpy(), clf.module_.output.weight.detach().numpy())
     cold = SNNClassifier(**{**SMALL, "max_iter": 5}).fit(X, y)
     refit = cold.module_
@@ -185,7 +186,7 @@ def test_continuing_applies_changed_neuron_parameters_to_the_kept_weights(method
     clf.set_params(**changes, learning_rate_init=1e-9, max_iter=1)  # weights barely move
     getattr(clf, method)(X, y)
     _network_matches_params(clf)
-    assert clf.n_iter_ == 4
+    assert clf.n_iter_ == (4 if method == "partial_fit" else 1) and len(clf.loss_curve_) == 4
     for name, tensor in clf.module_.state_dict().items():
         np.testing.assert_allclose(tensor.numpy(), weights[name].numpy(), atol=1e-6, err_msg=name)
     assert all(group["lr"] == 1e-9 for group in clf._optimizer.param_groups)
@@ -249,3 +250,18 @@ def test_verbose_shows_a_progress_bar_with_loss_and_validation_score(capsys):
     assert "SNNClassifier" in err and "epoch" in err
     assert "loss=" in err and "val_score=" in err
     assert "4/4" in err
+
+
+def test_best_loss_is_none_under_early_stopping_as_in_mlp():
+    """With early stopping the validation score picks the model and best_loss_ is None; else the lowest loss."""
+    X, y = load_iris(return_X_y=True)
+    clf = SNNClassifier(early_stopping=True, **SMALL).fit(X, y)
+    assert clf.best_loss_ is None and clf.best_validation_score_ == max(clf.validation_scores_)
+    epochs_before = len(clf.loss_curve_)
+    clf.set_params(early_stopping=False, warm_start=True).fit(X, y)  # continued without early stopping
+    assert clf.best_loss_ == min(clf.loss_curve_[epochs_before:])
+    # partial_fit holds no rows out: it refuses early_stopping=True, as MLPClassifier does.
+    with pytest.raises(ValueError, match="partial_fit does not support early_stopping=True"):
+        SNNClassifier(early_stopping=True, **SMALL).partial_fit(X, y)
+    chunked = SNNClassifier(**SMALL).partial_fit(X, y)
+    assert chunked.best_loss_ == chunked.loss_curve_[0]

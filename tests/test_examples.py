@@ -30,6 +30,8 @@ SCRIPTS = {
     # Exported with reset='zero', re-run by NIR's equations, snnTorch and Norse: every row the same.
     "plot_nir_export.py": ("nir_export.png", {r"test accuracy: ([\d.]+)": 0.9,
                                               r"same spike counts on ([\d.]+)% of": 100.0}),
+    "plot_imbalanced.py": ("imbalanced.png", {r"class_weight='balanced': .*rare-class recall ([\d.]+)": 0.5}),
+    "plot_saved_pipeline.py": ("saved_pipeline.png", {r"test accuracy: ([\d.]+)": 0.85}),
 }
 NOTEBOOKS = {
     "classification_poc.ipynb": {r"^test accuracy: ([\d.]+)": 0.9},
@@ -65,6 +67,8 @@ def test_example_script_writes_its_figure(script, tmp_path):
     assert image[..., :3].std() > 0.05  # not a blank canvas
     assert_scores(result.stdout, bounds)
     assert (FIGURES / figure).stat().st_size > 10_000  # the committed copy is there
+    if script == "plot_saved_pipeline.py":
+        assert "command-line predictions equal the Pipeline's in Python: True" in result.stdout
     if script == "plot_four_letters.py":
         # Each letter's own output neuron is the one that spikes most for it.
         winners = re.search(r"most spikes per letter: (.*)", result.stdout).group(1)

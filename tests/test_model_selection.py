@@ -108,6 +108,20 @@ def test_a_member_trains_exactly_as_its_own_fit(setting, digits):
         assert all(0.01 < rate < 0.9 for rate in fit.firing_rates_.values()), fit.firing_rates_  # spikes and resets
 
 
+@pytest.mark.parametrize("setting", [dict(class_weight="balanced"), dict(class_weight={0: 3.0}, shuffle=False)])
+def test_a_member_with_weighted_and_merged_rows_trains_exactly_as_its_own_fit(setting, digits):
+    """class_weight and repeated rows (merged into one row of summed weight) weigh the members' losses as in fit."""
+    X, y = digits
+    X, y = np.r_[X, X[:40]], np.r_[y, y[:40]]  # 40 rows given twice
+    folds = [np.arange(len(X)) % 2 != k for k in range(2)]
+    members, separate = _members(SNNClassifier(**TINY, **setting), NEURONS, folds, X, y)
+    assert all(member.plan.row_weights is not None for member in members)
+    for member, result, fit in zip(members, train_members(members), separate):
+        assert result.loss_curve == fit.loss_curve_
+        member.estimator.finish_fit(member.inputs, result.state_dict, result.loss_curve, result.stopped)
+        np.testing.assert_array_equal(member.estimator.predict_proba(X), fit.predict_proba(X))
+
+
 @pytest.mark.parametrize("n_targets", [1, 2])
 def test_a_regressor_member_trains_exactly_as_its_own_fit(n_targets, diabetes):
     X, y = diabetes
@@ -258,6 +272,27 @@ def test_what_cannot_be_batched_is_fitted_one_by_one_and_says_why(digits):
     reasons = list(ours.cv_results_["not_batched_because"])
     assert reasons[0] == "" and "early_stopping" in reasons[1] and "scale" in reasons[2] and "bfloat16" in reasons[3]
     assert_same_results(ours, GridSearchCV(pipeline, grid, cv=2).fit(X, y))
+
+
+def test_other_solvers_and_sample_weight_fall_back_to_separate_fits(digits):
+    """sgd and lbfgs (and so their learning-rate schedules) and fit parameters are fitted one by one."""
+    X, y = digits
+    grid = [{"learning_rate_init": [1e-3]}, {"solver": ["sgd"], "learning_rate": ["adaptive"]},
+            {"solver": ["lbfgs"], "max_iter": [3]}]
+    ours = SNNGridSearchCV(SNNClassifier(**TINY), grid, cv=2).fit(X, y)
+    assert list(ours.cv_results_["batched"]) == [True, False, False]
+    assert all("solver=" in reason for reason in ours.cv_results_["not_batched_because"][1:])
+    assert_same_results(ours, GridSearchCV(SNNClassifier(**TINY), grid, cv=2).fit(X, y))
+    weights = np.where(y == 0, 2.0, 1.0)
+    weighted = SNNGridSearchCV(SNNClassifier(**TINY), grid[:1], cv=2).fit(X, y, sample_weight=weights)
+    assert "sample_weight" in weighted.cv_results_["not_batched_because"][0]
+    assert_same_results(weighted, GridSearchCV(SNNClassifier(**TINY), grid[:1], cv=2).fit(X, y, sample_weight=weights))
+
+
+def test_start_fit_refuses_what_only_fit_trains(digits):
+    X, y = digits
+    with pytest.raises(ValueError, match="solver='sgd'"):
+        SNNClassifier(**TINY, solver="sgd").start_fit(X, y)
 
 
 def test_failed_fits_score_error_score_as_in_gridsearchcv(digits):

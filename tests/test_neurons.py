@@ -14,8 +14,10 @@ from pynmsnn.neurons import LIFParameters, lif_reference, lif_scan, lif_step, re
 from pynmsnn.surrogate import FAST_SIGMOID_SLOPE
 
 
-def lif(decay=0.9, threshold=1.0, refractory_penalty=0.0, **settings):
-    return LIFParameters(decay=decay, threshold=threshold, refractory_penalty=refractory_penalty, **settings)
+def lif(decay=0.9, threshold=1.0, refractory_penalty=0.0, reset="subtract", **settings):
+    """A neuron; these hand-derived tests state their reset (the subtracting one unless they say)."""
+    return LIFParameters(decay=decay, threshold=threshold, refractory_penalty=refractory_penalty, reset=reset,
+                         **settings)
 
 
 def test_golden_membrane_trajectory():

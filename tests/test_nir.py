@@ -71,6 +71,19 @@ def test_zero_reset_exports_exactly_by_nir_equations(digits, readout, input_scal
     assert _same_output(clf, X_test, out).all()
 
 
+def test_the_default_neuron_with_reset_zero_exports_exactly(digits):
+    """The default leak with reset='zero' gives a model that leaves the package as it is; the
+    default neuron (reset='subtract') is refused with reset='zero' named as the way out."""
+    default = SNNClassifier((16,), n_steps=6, max_iter=1, random_state=0).fit(*digits[:2])
+    with pytest.raises(ValueError, match="Refit with reset='zero'"):
+        to_nir(default)
+    clf = SNNClassifier((16,), n_steps=6, max_iter=3, reset="zero", random_state=0).fit(*digits[:2])
+    graph = to_nir(clf)
+    assert graph.metadata["exact"]
+    X_test = digits[2][:100]
+    assert _same_output(clf, X_test, run_nir(graph, nir_input(clf, X_test))).all()
+
+
 @pytest.mark.parametrize("readout", ["spikes", "membrane"])
 def test_zero_reset_model_runs_identically_in_snntorch(digits, zero_reset_models, readout):
     """decay=0.9, reset='zero': snnTorch's importer gives the same spike counts (and logits) on 100% of rows."""
@@ -98,7 +111,7 @@ def test_zero_reset_model_runs_identically_in_norse(digits, zero_reset_models, r
 def test_decay_zero_subtract_model_still_exports_exactly(digits):
     """With nothing carried over a step, the subtracting neuron is NIR's: spike counts equal in snnTorch."""
     pytest.importorskip("snntorch")
-    clf = _fit(digits, decay=0.0, readout="spikes")
+    clf = _fit(digits, decay=0.0, readout="spikes", reset="subtract")
     X_test = digits[2]
     graph = to_nir(clf)
     assert graph.metadata["exact"]
@@ -107,7 +120,7 @@ def test_decay_zero_subtract_model_still_exports_exactly(digits):
 
 def test_subtract_with_leak_agrees_on_most_rows_only_when_allowed(digits):
     """reset='subtract', decay=0.9: reset to zero vs subtraction changes some answers."""
-    clf = _fit(digits, decay=0.9)
+    clf = _fit(digits, decay=0.9, reset="subtract")
     X_test = digits[2]
     graph = to_nir(clf, allow_reset_mismatch=True)
     assert not graph.metadata["exact"]
@@ -120,10 +133,10 @@ def test_subtract_with_leak_agrees_on_most_rows_only_when_allowed(digits):
 @pytest.mark.parametrize(
     "params, match",
     [
-        (dict(decay=0.9), r"reset='subtract' with decay=0.9 does not map exactly.*reset='zero'"),
-        (dict(decay=0.5, refractory_penalty=0.5), r"refractory_penalty=0.5.*reset='zero'"),
-        (dict(encoder="poisson", decay=0.0), r"encoder='poisson'.*encoder='current'"),
-        (dict(decay=1.0, reset="zero"), r"decay=1"),
+        (dict(decay=0.9, reset="subtract"), r"reset='subtract' with decay=0.9 does not map exactly.*reset='zero'"),
+        (dict(decay=0.5, refractory_penalty=0.5, reset="subtract"), r"refractory_penalty=0.5.*reset='zero'"),
+        (dict(encoder="poisson"), r"encoder='poisson'.*encoder='current'"),
+        (dict(decay=1.0), r"decay=1"),
     ],
 )
 def test_settings_that_do_not_map_are_refused_by_name(digits, params, match):

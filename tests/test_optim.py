@@ -64,3 +64,30 @@ def test_a_fit_in_a_fresh_process_imports_no_compiler_stack():
     )
     result = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("momentum, nesterov", [(0.0, False), (0.9, False), (0.9, True)])
+def test_sgd_equals_torch_sgd_at_a_constant_step_size(momentum, nesterov):
+    """MLPClassifier's velocity form is torch.optim.SGD's momentum form while the step size stays put."""
+    from pynmsnn._optim import SGD
+
+    expected = _train(lambda groups: torch.optim.SGD(groups, lr=0.01, momentum=momentum, nesterov=nesterov))
+    result = _train(lambda groups: SGD(groups, lr=0.01, momentum=momentum, nesterov=nesterov))
+    for a, b in zip(result, expected):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_sgd_velocity_keeps_the_old_step_size_when_it_changes():
+    """A lower step size scales the new gradient only; the velocity carries the old steps (MLP's form)."""
+    from pynmsnn._optim import SGD
+
+    weight = torch.nn.Parameter(torch.tensor([1.0]))
+    optimizer = SGD([{"params": [weight], "weight_decay": 0.0}], lr=0.1, momentum=0.5, nesterov=False)
+    for lr in (0.1, 0.01):
+        optimizer.param_groups[0]["lr"] = lr
+        optimizer.zero_grad()
+        weight.sum().backward()  # gradient 1
+        optimizer.step()
+    # velocity 1: -0.1; velocity 2: 0.5 * -0.1 - 0.01 = -0.06; weight 1 - 0.1 - 0.06
+    assert optimizer.learning_rate == 0.01
+    torch.testing.assert_close(weight.detach(), torch.tensor([0.84]))

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from pynmsnn import SNNClassifier, SNNRegressor
 
@@ -97,3 +98,118 @@ def test_numpy_and_pandas_give_the_same_model_for_numeric_data(as_frame):
     a = SNNClassifier(**SMALL).fit(X, label)
     b = SNNClassifier(**SMALL).fit(numeric.to_numpy(), label.to_numpy())
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(numeric.to_numpy()))
+
+
+# ------------------------------------------------------------------ column types that drift
+def drifting_frame(n=240, seed=0):
+    """A table with a category of integers, a bool, a text and a float column, and its labels."""
+    rng = np.random.default_rng(seed)
+    level = rng.integers(1, 4, n)
+    member = rng.random(n) < 0.5
+    frame = pd.DataFrame({
+        "level": pd.Categorical(level),
+        "member": member,
+        "city": rng.choice(["Paris", "Oslo", "Rome"], n).astype(object),
+        "size": rng.normal(size=n),
+    })
+    label = np.where((level == 3) | member, "high", "low")
+    return frame, label
+
+
+DRIFTS = {
+    "integers as floats": lambda X: X.assign(level=X["level"].astype(float)),
+    "integers as text": lambda X: X.assign(level=X["level"].astype(str)),
+    "integers as nullable Int64": lambda X: X.assign(level=X["level"].astype("Int64")),
+    "booleans as 0/1": lambda X: X.assign(member=X["member"].astype(int)),
+    "booleans as text": lambda X: X.assign(member=X["member"].astype(str)),
+    "booleans as nullable boolean": lambda X: X.assign(member=X["member"].astype("boolean")),
+    "text as category": lambda X: X.assign(city=X["city"].astype("category")),
+    "text as string": lambda X: X.assign(city=X["city"].astype("string")),
+    "numbers as text": lambda X: X.assign(size=X["size"].map(repr)),
+    "numbers as category": lambda X: X.assign(size=X["size"].astype("category")),
+}
+
+
+@pytest.mark.parametrize("drift", DRIFTS.values(), ids=DRIFTS)
+def test_a_column_that_changes_type_keeps_its_predictions(drift):
+    """Integers as floats, booleans as 0/1, numbers as text...: the same predictions, bit for bit."""
+    X, y = drifting_frame()
+    clf = SNNClassifier(**SMALL).fit(X, y)
+    np.testing.assert_array_equal(clf.predict_proba(drift(X)), clf.predict_proba(X))
+
+
+def test_a_column_whose_meaning_is_lost_is_refused_by_name():
+    """Label-encoded text, or booleans as 1/2: a ValueError naming the column and both types."""
+    X, y = drifting_frame()
+    clf = SNNClassifier(**SMALL).fit(X, y)
+    codes = X.assign(city=X["city"].map({"Paris": 0, "Oslo": 1, "Rome": 2}))
+    with pytest.raises(ValueError, match=r"Column 'city' held text in fit .*dtype (object|str)\).* holds \d \(int; dtype int64\)"):
+        clf.predict(codes)
+    shifted = X.assign(member=X["member"].astype(int) + 1)
+    with pytest.raises(ValueError, match=r"Column 'member' held booleans in fit .* holds 2 \(int; dtype int64\)"):
+        clf.predict(shifted)
+
+
+# ------------------------------------------------------------------ wide categorical columns
+def wide_frame(n_categories, n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, n_categories, n)
+    X = pd.DataFrame({"size": rng.normal(size=n), "shop": pd.Categorical([f"s{c:04d}" for c in codes])})
+    return X, np.where((codes % 3 == 0) ^ (X["size"] > 0), "a", "b")
+
+
+@pytest.mark.parametrize("encoder", ["current", "noisy", "poisson", "latency"])
+@pytest.mark.parametrize("event_driven", [True, False], ids=["event-driven", "dense"])
+def test_a_wide_categorical_column_predicts_as_its_dense_one_hot(encoder, event_driven):
+    """Folding a 250-category column into the first layer gives the dense one-hot's outputs."""
+    from pynmsnn import _kernels
+    from pynmsnn._engine import forced_engine
+
+    if event_driven and (encoder == "latency" or not _kernels.HAVE_EVENT_KERNEL):
+        pytest.skip("runs on the dense path")
+    with forced_engine(inference="event" if event_driven else "dense"):
+        _folds_as_the_dense_one_hot(encoder)
+
+
+def _folds_as_the_dense_one_hot(encoder):
+    from pynmsnn._folding import fold_one_hot
+
+    X, y = wide_frame(250)
+    clf = SNNClassifier(**{**SMALL, "max_iter": 5, "encoder": encoder}).fit(X, y)
+    numeric, codes = clf._scaler.encode(X)
+    module, rows = fold_one_hot(clf.module_, numeric, codes, clf._scaler.category_counts)
+    folds = encoder != "latency"  # its input is not a constant current
+    n_categories = clf._scaler.category_counts[0]
+    assert n_categories > 200 and clf.module_.hidden[0].in_features == 1 + n_categories
+    assert rows.shape == (len(X), 1 + (16 if folds else n_categories))
+    assert (module is not clf.module_) == folds
+    dense = clf._forward_scaled(clf._scaler.transform(X))
+    np.testing.assert_allclose(clf._forward(X), dense, rtol=1e-5, atol=1e-6)
+    assert (clf._forward(X) == dense).mean() > 0.99
+    # A row's output does not depend on the rows predicted with it.
+    one_at_a_time = np.concatenate([clf.predict_proba(X.iloc[[i]]) for i in range(0, len(X), 97)])
+    np.testing.assert_array_equal(one_at_a_time, clf.predict_proba(X)[::97])
+
+
+def test_a_wide_categorical_column_with_unseen_values_predicts_as_all_zeros():
+    """Unseen and missing categories fold to zero rows, as their one-hot is all zeros."""
+    X, y = wide_frame(250)
+    clf = SNNClassifier(**{**SMALL, "max_iter": 5}).fit(X, y)
+    new = X.head(6).assign(shop=pd.Categorical(["zzz", None, "s0001", "yyy", "s0002", None]))
+    dense = clf._forward_scaled(clf._scaler.transform(new))
+    np.testing.assert_allclose(clf._forward(new), dense, rtol=1e-5, atol=1e-6)
+
+
+def test_folding_leaves_the_fitted_network_as_it_was():
+    """The folded network is a copy: the fitted one keeps its layers, and both share the same weights."""
+    from pynmsnn._folding import fold_one_hot
+
+    X, y = wide_frame(250)
+    clf = SNNClassifier(**{**SMALL, "max_iter": 5}).fit(X, y)
+    before = {name: tensor.clone() for name, tensor in clf.module_.state_dict().items()}
+    first = clf.module_.hidden[0]
+    folded, _ = fold_one_hot(clf.module_, *clf._scaler.encode(X), clf._scaler.category_counts)
+    assert clf.module_.hidden[0] is first and folded.hidden[0] is not first
+    assert folded.output.weight is clf.module_.output.weight and folded.hidden[0].bias is first.bias
+    after = clf.module_.state_dict()
+    assert all(torch.equal(before[name], after[name]) for name in before)

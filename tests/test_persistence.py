@@ -17,7 +17,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 import pynmsnn
 from pynmsnn import SNNClassifier, SNNRegressor, load, save
-from pynmsnn.persistence import FORMAT_VERSION, _checksum, read_metadata
+from pynmsnn.persistence import ESTIMATOR_FORMAT_VERSION, FORMAT_VERSION, _checksum, read_metadata
 
 FAST = dict(hidden_layer_sizes=(16,), n_steps=6, max_iter=20, learning_rate_init=0.01, random_state=0)
 
@@ -115,6 +115,19 @@ def test_dataframe_with_categorical_columns_and_typed_labels(labels, frame, iris
     assert np.array_equal(loaded.predict(odd), est.predict(odd))
 
 
+def test_a_loaded_model_matches_categories_by_value(frame, iris, tmp_path):
+    """Categories saved as JSON come back by value: a bool column given as 0/1 and integer
+    categories given as floats predict as they did before saving."""
+    _, y = iris
+    typed = frame.assign(level=pd.Categorical((frame["petal length (cm)"] > 4.0).astype(int) + 1))
+    est = SNNClassifier(**FAST).fit(typed, y)
+    loaded = _round_trip(est, tmp_path)
+    drifted = typed.assign(flag=typed["flag"].astype(int), level=typed["level"].astype(float))
+    np.testing.assert_array_equal(loaded.predict_proba(drifted), est.predict_proba(typed))
+    with pytest.raises(ValueError, match=r"Column 'flag' held booleans in fit .* holds 2 \(int"):
+        loaded.predict(typed.assign(flag=typed["flag"].astype(int) * 2))
+
+
 def test_bool_labels(frame, tmp_path):
     """Boolean labels come back as booleans."""
     labels = (frame["petal length (cm)"] > 4.0).to_numpy()
@@ -178,7 +191,7 @@ def test_file_holds_only_tensors_and_json(fitted_classifier, tmp_path):
     assert all(isinstance(t, torch.Tensor) for t in payload["state_dict"].values())
     assert payload["checksum"] == _checksum(payload["metadata"], payload["state_dict"])
     metadata = json.loads(payload["metadata"])
-    assert metadata["format_version"] == FORMAT_VERSION
+    assert metadata["format_version"] == ESTIMATOR_FORMAT_VERSION  # a lone estimator: the format older versions read
     assert metadata["pynmsnn_version"] == pynmsnn.__version__
     assert metadata["torch_version"] == torch.__version__
     assert metadata["estimator"] == "SNNClassifier"
@@ -290,7 +303,7 @@ def _rewrite_metadata(source, target, **changes):
 
 @pytest.mark.parametrize(
     "version, advice",
-    [(FORMAT_VERSION + 1, "upgrade pynmsnn"), (0, "load it with pynmsnn 0.0.9 and save it again")],
+    [(FORMAT_VERSION + 1, "load it with the pynmsnn that wrote it"), (0, "load it with pynmsnn 0.0.9 and save it again")],
 )
 def test_other_format_version_is_explained(version, advice, fitted_classifier, tmp_path):
     """A newer or older file says which format it has, which this version reads, and what to do."""
@@ -462,8 +475,10 @@ def _set_param(name, value):
         (_set_param("encoder", "morse"), "'encoder' parameter"),
         (lambda m: m["network"].update(decay=0.5), "network was saved with decay=0.5"),
         (lambda m: m["network"].update(n_inputs=7), "n_inputs=7, but the input scaling"),
-        (lambda m: m.update(estimator="SNNRegressor"), "parameters \\['readout'\\] are unknown to SNNRegressor"),
-        (lambda m: (m.update(estimator="SNNRegressor"), m["params"]["items"].pop("readout")),
+        (lambda m: m.update(estimator="SNNRegressor"),
+         "parameters \\['class_weight', 'readout'\\] are unknown to SNNRegressor"),
+        (lambda m: (m.update(estimator="SNNRegressor"), m["params"]["items"].pop("readout"),
+                    m["params"]["items"].pop("class_weight")),
          "holds \\['classes_'\\], which belong to an SNNClassifier"),
         (lambda m: m["attributes"].pop("classes_"), "classes_ of an SNNClassifier"),
         (lambda m: m["attributes"].update(classes_=[2, 1, 0]), "classes_ of an SNNClassifier"),
@@ -528,3 +543,18 @@ def test_overwriting_keeps_the_file_permissions(fitted_classifier, tmp_path):
     save(fitted_classifier, path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
     assert os.listdir(tmp_path) == ["model.pnm"]
+
+
+def test_a_file_written_by_pynmsnn_0_1_0_loads_and_predicts_as_it_did():
+    """tests/data holds an iris model saved by pynmsnn 0.1.0 (before ``reset`` existed) and its
+    predict_proba on iris: it loads with reset='subtract', the neuron it had, and predicts the same."""
+    from pathlib import Path
+
+    from sklearn.datasets import load_iris
+
+    data = Path(__file__).parent / "data"
+    model = load(data / "model_format1_v0.1.0.pnm")
+    assert model.reset == "subtract" and model.module_.neuron.reset == "subtract"
+    X, _ = load_iris(return_X_y=True)
+    np.testing.assert_allclose(model.predict_proba(X), np.load(data / "model_format1_v0.1.0_proba.npy"),
+                               rtol=0, atol=1e-6)

@@ -30,7 +30,7 @@ from sklearn.model_selection import train_test_split
 
 from pynmsnn import SNNClassifier, SNNRegressor, _base, _kernels
 from pynmsnn._engine import forced_engine
-from pynmsnn._base import predict_chunk_rows
+from pynmsnn._base import merge_rows, predict_chunk_rows, target_codes
 from pynmsnn._tabular import TRANSFORM_BLOCK_ROWS, TableScaler
 
 # 150 rows in batches of 50: three optimizer steps per epoch. tol=0 and a huge
@@ -73,8 +73,8 @@ def _nan_loss_after(monkeypatch, est, n_calls):
     """Make ``est``'s loss NaN from call ``n_calls + 1`` on, as a diverging run does."""
     original, calls = est._loss, itertools.count(1)
 
-    def loss(outputs, targets):
-        value = original(outputs, targets)
+    def loss(outputs, targets, weights=None):
+        value = original(outputs, targets, weights)
         return value * float("nan") if next(calls) > n_calls else value
 
     monkeypatch.setattr(est, "_loss", loss)
@@ -214,10 +214,15 @@ def test_early_stopping_keeps_the_best_weights(kind, iris, regression):
     est = make(hidden_layer_sizes=(16,), n_steps=6, early_stopping=True, validation_fraction=0.2,
                n_iter_no_change=4, max_iter=200, learning_rate_init=0.02, random_state=0, device="cpu")
     _quiet_fit(est, X, y)
-    # The split fit made: the same call on the same rows with the same seed.
+    # The split fit made: the same call on the same rows (identical rows merged, in the
+    # order of their content) with the same seed.
+    rows, counts = merge_rows(est.transform_inputs(X), target_codes(y), None, keep_order=False)
+    X, y, counts = X[rows], y[rows], np.ones(len(rows)) if counts is None else counts
     stratify = y if kind == "classifier" else None
-    _, X_val, _, y_val = train_test_split(X, y, test_size=0.2, random_state=est._seed, stratify=stratify)
-    assert est.score(X_val, y_val) == est.best_validation_score_ == max(est.validation_scores_)
+    _, X_val, _, y_val, _, w_val = train_test_split(X, y, counts, test_size=0.2, random_state=est._seed,
+                                                    stratify=stratify)
+    score = est.score(X_val, y_val, sample_weight=w_val)
+    assert score == est.best_validation_score_ == max(est.validation_scores_)
     if kind == "regressor":  # R^2 has no ties: the last epochs scored less, so weights were restored
         assert est.validation_scores_[-1] < est.best_validation_score_
 

@@ -1,6 +1,5 @@
 """The repository's set-up promises: layout, two-command quick start, CI runs README's test command."""
 
-import re
 from pathlib import Path
 
 import pytest
@@ -10,19 +9,21 @@ README = (ROOT / "README.rst").read_text()
 
 
 def test_layout():
-    for path in ["pynmsnn", "examples", "tests", "figures", "benchmarks", "setup.py", "setup.sh", "README.rst", ".ci/run"]:
+    for path in ["pynmsnn", "examples", "tests", "figures", "benchmarks", "pyproject.toml", "setup.py", "setup.sh",
+                 "LICENSE", "README.rst", ".ci/run"]:
         assert (ROOT / path).exists(), path
 
 
 def quick_start_commands():
-    section = README.split("Quick start", 1)[1].split("In Python", 1)[0]
+    """The literal commands of README's quick start, before it turns to which torch it takes."""
+    section = README.split("Quick start", 1)[1].split("**Which torch.**", 1)[0]
     return [line.strip() for line in section.splitlines() if line.startswith("    ") and line.strip()]
 
 
 def test_quick_start_is_exactly_two_commands_that_each_install_first():
     commands = quick_start_commands()
     assert len(commands) == 2, commands
-    assert all(command.startswith("bash setup.sh && ") for command in commands)
+    assert all(command.startswith("bash setup.sh run ") for command in commands)
     assert commands[0].endswith("pynmsnn demo")
     assert "pytest" in commands[1]
 
@@ -33,22 +34,35 @@ def test_ci_runs_exactly_readmes_test_command():
     assert test_command in ci_lines
 
 
-def test_setup_sh_pins_the_cpu_torch_and_installs_it_only_when_missing():
+def test_setup_sh_pins_torch_and_installs_it_only_when_missing_or_too_old():
     script = (ROOT / "setup.sh").read_text()
-    assert 'pip install --quiet "torch==2.13.0"' in script
-    guard = script.index('if ! "$PYTHON" -c "import torch"')
-    assert guard < script.index("torch==2.13.0")
-    assert '-e ".[${EXTRAS}]"' in script
+    assert 'TORCH_PIN="torch==2.13.0"' in script
+    guard = script.index('if ! has_torch "$PY"; then')
+    assert guard < script.index('"$PY" -m pip install ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} "$TORCH_PIN"')
+    assert '"$PY" -m pip install -e ".[${EXTRAS}]"' in script
 
 
-def test_setup_py_asks_for_a_torch_range_the_installed_torch_satisfies():
+def project():
+    tomllib = pytest.importorskip("tomllib")
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+def torch_requirement():
+    return next(r for r in project()["dependencies"] if r.startswith("torch"))[len("torch"):].split("#")[0].strip()
+
+
+def test_torch_range_is_what_the_code_needs_and_the_installed_torch_satisfies():
+    """A range, not a pin, from 2.4 (fused Adam on the CPU), as setup.sh's own check asks."""
     torch = pytest.importorskip("torch")
     from packaging.specifiers import SpecifierSet
     from packaging.version import Version
 
-    requirement = re.search(r'"torch([^"]*)"', (ROOT / "setup.py").read_text()).group(1)
-    assert requirement and "==" not in requirement
-    assert Version(torch.__version__.split("+")[0]) in SpecifierSet(requirement)
+    requirement = SpecifierSet(torch_requirement())
+    assert "==" not in str(requirement)
+    assert Version("2.4") in requirement and Version("2.3.1") not in requirement
+    assert Version(torch.__version__.split("+")[0]) in requirement
+    assert "TORCH_MIN=2.4 " in (ROOT / "setup.sh").read_text()
+    assert "fused=True" in (ROOT / "pynmsnn" / "_base.py").read_text()
 
 
 def test_readme_examples_run(monkeypatch):

@@ -11,7 +11,7 @@ import pytest
 import torch
 from sklearn.datasets import load_iris, make_regression
 from sklearn.exceptions import NotFittedError
-from sklearn.utils._param_validation import InvalidParameterError
+from pynmsnn._params import InvalidParameterError
 
 import pynmsnn
 from pynmsnn import SNNClassifier, SNNRegressor

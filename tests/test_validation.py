@@ -6,6 +6,7 @@ says what to do; the property tests at the end feed random shapes, dtypes and
 values and check that nothing else ever escapes (no torch error, no crash).
 """
 
+import re
 import warnings
 
 import numpy as np
@@ -60,21 +61,21 @@ def test_nan_in_dataframe_names_column_at_fit_and_predict(frame, fitted_frame):
     X, y = frame
     bad = X.copy()
     bad.loc[5, "b"] = np.nan
-    with pytest.raises(ValueError, match=r"NaN in column 'b' \(rows \[5\]\)"):
+    with pytest.raises(ValueError, match=r"NaN in column 'b' \(rows with index labels \[5\]\)"):
         SNNClassifier(**TINY).fit(bad, y)
-    with pytest.raises(ValueError, match=r"NaN in column 'b' \(rows \[5\]\)"):
+    with pytest.raises(ValueError, match=r"NaN in column 'b' \(rows with index labels \[5\]\)"):
         fitted_frame.predict(bad)
     nullable = X.assign(n=pd.array([1, None] * 20, dtype="Int64"))
-    with pytest.raises(ValueError, match=r"NaN in column 'n' \(rows \[1, 3, 5, 7, 9\]\)"):
+    with pytest.raises(ValueError, match=r"NaN in column 'n' \(rows with index labels \[1, 3, 5, 7, 9\]\)"):
         SNNClassifier(**TINY).fit(nullable, y)
 
 
-def test_row_numbers_count_from_the_start_of_a_large_input(fitted_frame, frame):
-    """Rows are numbered in the whole input, though it is scaled in blocks."""
+def test_row_labels_hold_across_the_blocks_of_a_large_input(fitted_frame, frame):
+    """Rows are named by their index label, though a large input is scaled in blocks."""
     X, _ = frame
     big = pd.concat([X] * 2000, ignore_index=True)  # 80,000 rows: two blocks
     big.loc[70_001, "c"] = np.inf
-    with pytest.raises(ValueError, match=r"infinity in column 'c' \(rows \[70001\]\)"):
+    with pytest.raises(ValueError, match=r"infinity in column 'c' \(rows with index labels \[70001\]\)"):
         fitted_frame.predict(big)
 
 
@@ -268,7 +269,8 @@ def test_numbers_stored_as_text_are_read_as_numbers(frame):
     est = SNNClassifier(**TINY).fit(as_text, y)
     bad = as_text.copy()
     bad.loc[3, "b"] = "n/a"
-    with pytest.raises(ValueError, match=r"Column 'b' held numbers in fit but holds 'n/a' \(row 3\)"):
+    with pytest.raises(ValueError, match=r"Column 'b' held numbers in fit \(dtype object\) but holds 'n/a' "
+                                         r"\(str; dtype object\) in the rows with index labels \[3\]"):
         est.predict(bad)
 
 
@@ -307,14 +309,22 @@ def test_datetime_array(data):
 
 
 @pytest.mark.parametrize("container", [sparse.csr_matrix, sparse.csr_array, sparse.coo_matrix])
-def test_sparse_input_is_refused_with_the_fix(data, container):
-    """Sparse X: a TypeError with the dense size and toarray() (densifying could exhaust memory)."""
+def test_sparse_input_is_densified_as_mlp_accepts_it(data, container):
+    """Sparse X trains and predicts as its dense form does (MLPClassifier accepts sparse X too)."""
     X, y = data
-    with pytest.raises(TypeError, match=r"sparse matrix of shape \(40, 3\).*X\.toarray\(\) \(0\.0 MB"):
-        SNNClassifier(**TINY).fit(container(X), y)
-    est = SNNClassifier(**TINY).fit(X, y)
-    with pytest.raises(TypeError, match="toarray"):
-        est.predict(container(X))
+    dense = SNNClassifier(**TINY).fit(X, y)
+    fitted = SNNClassifier(**TINY).fit(container(X), y)
+    np.testing.assert_array_equal(fitted.predict_proba(container(X)), dense.predict_proba(X))
+
+
+def test_sparse_input_too_large_to_densify_is_refused_with_the_fix(data, monkeypatch):
+    """Above a size limit a sparse X is refused, with its dense size and what to do instead."""
+    from pynmsnn import _base
+
+    X, y = data
+    monkeypatch.setattr(_base, "SPARSE_DENSE_LIMIT", 100)
+    with pytest.raises(TypeError, match=r"sparse matrix of shape \(40, 3\).*0\.0 GiB as float64.*TruncatedSVD"):
+        SNNClassifier(**TINY).fit(sparse.csr_matrix(X), y)
 
 
 def test_complex_and_text_arrays(data):
@@ -497,3 +507,109 @@ def fitted_models():
     frame = pd.DataFrame({"c0": rng.normal(size=30), "c1": ["a", "b", "c"] * 10, "c2": rng.normal(size=30)})
     y = np.arange(30) % 2
     return [SNNClassifier(**TINY).fit(frame, y), SNNClassifier(**TINY).fit(frame[["c0", "c2"]].to_numpy(), y)]
+
+
+# ------------------------------------------------------------------ containers that are not tables
+@pytest.mark.parametrize("make", [SNNClassifier, SNNRegressor])
+def test_torch_tensors_that_require_grad_are_read_as_numbers(data, make):
+    """A tensor that requires grad (X or y) fits and predicts like its numpy values, not a torch error."""
+    import torch
+
+    X, y = data
+    tensor_X = torch.tensor(X, requires_grad=True)
+    tensor_y = torch.tensor(y.astype(float) if make is SNNRegressor else y, requires_grad=make is SNNRegressor)
+    est = make(**TINY).fit(tensor_X, tensor_y)
+    reference = make(**TINY).fit(X, y.astype(float) if make is SNNRegressor else y)
+    np.testing.assert_array_equal(est.predict(tensor_X), reference.predict(X))
+
+
+def test_a_row_as_a_series_says_to_pass_a_one_row_frame(fitted_frame, frame):
+    """frame.iloc[0] is a Series: the error says frame.iloc[[0]], which predicts that row."""
+    X, _ = frame
+    with pytest.raises(ValueError, match=r"a single row; pass a DataFrame of one row: frame\.iloc\[\[i\]\]"):
+        fitted_frame.predict(X.iloc[0])
+    assert fitted_frame.predict(X.iloc[[0]]).tolist() == fitted_frame.predict(X)[:1].tolist()
+    with pytest.raises(ValueError, match=r"pandas Series of 40 values.*X\.to_frame\(\)"):
+        SNNClassifier(**TINY).fit(X["a"], np.arange(40) % 2)
+
+
+def test_a_dict_and_duplicated_columns_are_refused_with_the_fix(fitted_frame, frame):
+    """A dict instead of a DataFrame, or two columns of one name: what to pass instead, in fit and predict."""
+    X, y = frame
+    with pytest.raises(TypeError, match=r"X is a dict; .*pd\.DataFrame\(X\)"):
+        SNNClassifier(**TINY).fit(X.to_dict("list"), y)
+    with pytest.raises(TypeError, match=r"X is a dict"):
+        fitted_frame.predict(X.to_dict("list"))
+    twice = X.set_axis(["a", "b", "a"], axis=1)
+    for call in (lambda: SNNClassifier(**TINY).fit(twice, y), lambda: fitted_frame.predict(twice)):
+        with pytest.raises(ValueError, match=r"duplicated column names \['a'\] \(at positions \[0, 2\]\)"):
+            call()
+
+
+# ------------------------------------------------------------------ training that diverges
+@pytest.mark.parametrize(
+    "param, value",
+    [("alpha", 1e300), ("spike_penalty", 1e300), ("threshold", 1e300), ("refractory_penalty", 1e308)],
+)
+@pytest.mark.parametrize("make", [SNNClassifier, SNNRegressor])
+def test_divergence_names_the_parameter_that_caused_it(data, make, param, value):
+    """A value far out of range that makes training diverge is named, with its usual range and default.
+
+    The subtracting reset takes ``threshold + refractory_penalty`` off after a spike, so huge values
+    of either turn the gradient through the reset into NaN; ``reset='zero'`` only silences the layer
+    (the firing-health warning then names the threshold)."""
+    X, y = data
+    est = make(**{**TINY, "reset": "subtract", param: value})
+    default = make().get_params()[param]
+    advice = re.escape(f"Lower {param} (now {value:g}), far above its usual range (at most 1000; the default is {default:g})")
+    with pytest.raises(ValueError, match=rf"diverged in its first epoch .*{advice}") as error:
+        est.fit(X, y)
+    assert "learning_rate_init" not in str(error.value)
+    with pytest.raises(NotFittedError):
+        est.predict(X)
+
+
+# ------------------------------------------------------------------ constant and tiny columns
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(value=st.one_of(st.floats(-1e300, 1e300, allow_nan=False), st.sampled_from([0.1, 1 / 3, -7.0, 5e-324])),
+       n_outputs=st.integers(1, 3))
+def test_a_constant_target_is_predicted_exactly(data, value, n_outputs):
+    """A target that never changes is predicted as itself, with no leftover network noise."""
+    X, _ = data
+    y = np.full((len(X), n_outputs), value).squeeze()
+    predictions = SNNRegressor(**TINY).fit(X, y).predict(X * 3.0)
+    assert (predictions == value).all()
+
+
+def test_a_constant_target_column_stays_exact_beside_a_varying_one(data):
+    """In a multi-output target only the constant column is exact; the other is learnt as usual."""
+    X, _ = data
+    y = np.column_stack([np.full(len(X), 0.1), X[:, 0] * 10.0])
+    reg = SNNRegressor(**{**TINY, "max_iter": 60, "hidden_layer_sizes": (16,), "learning_rate_init": 0.02}).fit(X, y)
+    predictions = reg.predict(X)
+    assert (predictions[:, 0] == 0.1).all()
+    assert np.corrcoef(predictions[:, 1], y[:, 1])[0, 1] > 0.8
+
+
+def test_a_target_constant_in_the_first_partial_fit_is_learnt_once_it_varies(data):
+    """partial_fit on a constant chunk, then on varying targets: the model learns them."""
+    X, _ = data
+    reg = SNNRegressor(**{**TINY, "hidden_layer_sizes": (16,), "learning_rate_init": 0.02})
+    reg.partial_fit(X, np.full(len(X), 2.0))
+    assert (reg.predict(X) == 2.0).all()
+    for _ in range(40):
+        reg.partial_fit(X, 2.0 + X[:, 0])
+    assert np.corrcoef(reg.predict(X), X[:, 0])[0, 1] > 0.8
+
+
+@pytest.mark.parametrize("scale", [1e-310, 5e-320])
+@pytest.mark.parametrize("constant", [7.5, 1e308], ids=["constant", "huge-constant"])
+def test_a_subnormal_range_feature_still_drives_predictions(data, scale, constant):
+    """Values near 1e-310, beside a constant column, scale to [0, 1] like any others: predictions follow them."""
+    X, _ = data
+    tiny = np.column_stack([X[:, 0] * scale, np.full(len(X), constant)])
+    target = X[:, 0]
+    reg = SNNRegressor(**{**TINY, "max_iter": 60, "hidden_layer_sizes": (16,), "learning_rate_init": 0.02})
+    predictions = reg.fit(tiny, target).predict(tiny)
+    assert len(np.unique(predictions)) >= 5  # before, every prediction was the same
+    assert np.corrcoef(predictions, target)[0, 1] > 0.8
