@@ -126,7 +126,7 @@ def _seattle_weather():
     from vega_datasets import local_data
 
     frame = local_data.seattle_weather()
-    X = frame.drop(columns=["date", "weather"]).assign(day_of_year=frame["date"].dt.dayofyear)
+    X = frame.drop(columns=["date", "weather"]).assign(day_of_year=frame["date"].dt.day_of_year)
     return X, frame["weather"]
 
 
