@@ -11,6 +11,7 @@ who fits without the kernel how to get it.
 """
 
 import functools
+import inspect
 import os
 import platform
 import shlex
@@ -252,10 +253,18 @@ def warn_if_kernel_missing(device="cpu"):
 def _warn_once():
     """The warning itself; the cache makes a second call do nothing."""
     reason = kernel_missing_reason()
-    # stacklevel 5: _warn_once, warn_if_kernel_missing, _fit, fit, then the user's call
     warnings.warn(
         f"pynmsnn's C kernel is not built ({reason}), so fitting runs a torch loop and takes {SLOWDOWN} "
         f"as long. To build it, {KERNEL_FIX}. 'pynmsnn info' lists the engine paths on this machine.",
         KernelMissingWarning,
-        stacklevel=5,
+        stacklevel=_stacklevel_of_the_caller(),
     )
+
+
+def _stacklevel_of_the_caller():
+    """The ``stacklevel`` that points a warning at the first frame outside pynmsnn (the user's call)."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = inspect.currentframe().f_back, 1
+    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == package:
+        frame, level = frame.f_back, level + 1
+    return level
