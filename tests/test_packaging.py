@@ -76,7 +76,7 @@ def test_wheel_holds_the_kernel_and_license_and_runs_the_demo(source):
     assert "License-Expression: MIT" in metadata and "Requires-Python: >=3.10" in metadata
     requires = re.findall(r"^Requires-Dist: ([A-Za-z0-9_.-]+)(.*)$", metadata, re.M)
     core = {name for name, rest in requires if "extra ==" not in rest}
-    assert core == {"torch", "numpy", "pandas", "scipy", "scikit-learn", "matplotlib", "tqdm"}
+    assert core == {"torch", "numpy", "pandas", "scipy", "scikit-learn", "matplotlib", "tqdm", "joblib"}
     site = source.parent / "wheel-site"
     pip("install", "--no-deps", "--target", str(site), str(wheel), cwd=source.parent)
     check_runs_the_demo_with_its_kernel(site)
