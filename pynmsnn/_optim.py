@@ -32,7 +32,48 @@ def _fused_kernel_applies(params):
     }
 
 
-class Adam:
+class _GroupOptimizer:
+    """What Adam and SGD share: parameter groups, per-parameter state, gradients and state dicts.
+
+    ``param_groups`` holds each group's parameters, ``lr`` and ``weight_decay``;
+    a change of either applies from the next step, as in torch. ``_state`` maps
+    a parameter to its tensors, created at its first step.
+    """
+
+    def __init__(self, groups, lr):
+        self.param_groups = [
+            {"params": list(group["params"]), "lr": float(group.get("lr", lr)),
+             "weight_decay": float(group.get("weight_decay", 0.0))}
+            for group in groups
+        ]
+        self._state = {}
+
+    def _parameters(self):
+        return [p for group in self.param_groups for p in group["params"]]
+
+    @property
+    def learning_rate(self):
+        """The step size of the first group."""
+        return self.param_groups[0]["lr"]
+
+    def zero_grad(self):
+        """Drop every parameter's gradient."""
+        for parameter in self._parameters():
+            parameter.grad = None
+
+    def state_dict(self):
+        """Each parameter's state, by parameter position, as tensors (cloned by the caller if kept)."""
+        params = self._parameters()
+        return {"state": {i: dict(self._state[p]) for i, p in enumerate(params) if p in self._state}}
+
+    def load_state_dict(self, state_dict):
+        """Restore the state saved by :meth:`state_dict` (copied in, not shared)."""
+        params = self._parameters()
+        self._state = {params[i]: {name: value.detach().clone() for name, value in state.items()}
+                       for i, state in state_dict["state"].items()}
+
+
+class Adam(_GroupOptimizer):
     """Adam with L2 weight decay per parameter group, as ``torch.optim.Adam``.
 
     Parameters
@@ -61,21 +102,8 @@ class Adam:
     """
 
     def __init__(self, groups, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
-        self.param_groups = [
-            {"params": list(group["params"]), "lr": float(group.get("lr", lr)),
-             "weight_decay": float(group.get("weight_decay", 0.0))}
-            for group in groups
-        ]
+        super().__init__(groups, lr)  # state: parameter -> {"step", "exp_avg", "exp_avg_sq"}
         self.betas, self.eps = (float(betas[0]), float(betas[1])), float(eps)
-        self._state = {}  # parameter -> {"step", "exp_avg", "exp_avg_sq"}, created at its first step
-
-    def _parameters(self):
-        return [p for group in self.param_groups for p in group["params"]]
-
-    def zero_grad(self):
-        """Drop every parameter's gradient."""
-        for parameter in self._parameters():
-            parameter.grad = None
 
     def _moments(self, parameter):
         state = self._state.get(parameter)
@@ -113,24 +141,8 @@ class Adam:
         _plain_update(parameter, parameter.grad, state["exp_avg"], state["exp_avg_sq"], state["step"], lr,
                       weight_decay, self.betas, self.eps)
 
-    @property
-    def learning_rate(self):
-        """The step size of the first group."""
-        return self.param_groups[0]["lr"]
 
-    def state_dict(self):
-        """The moments and step counts, by parameter position, as tensors (cloned by the caller if kept)."""
-        params = self._parameters()
-        return {"state": {i: dict(self._state[p]) for i, p in enumerate(params) if p in self._state}}
-
-    def load_state_dict(self, state_dict):
-        """Restore moments and step counts saved by :meth:`state_dict` (copied in, not shared)."""
-        params = self._parameters()
-        self._state = {params[i]: {name: value.detach().clone() for name, value in state.items()}
-                       for i, state in state_dict["state"].items()}
-
-
-class SGD:
+class SGD(_GroupOptimizer):
     """Stochastic gradient descent with momentum, as MLPClassifier's ``solver='sgd'``.
 
     Each step, with gradient ``g`` (plus ``weight_decay`` times the parameter),
@@ -164,26 +176,8 @@ class SGD:
     """
 
     def __init__(self, groups, lr=1e-3, momentum=0.9, nesterov=True):
-        self.param_groups = [
-            {"params": list(group["params"]), "lr": float(group.get("lr", lr)),
-             "weight_decay": float(group.get("weight_decay", 0.0))}
-            for group in groups
-        ]
+        super().__init__(groups, lr)  # state: parameter -> {"velocity"}
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
-        self._state = {}  # parameter -> {"velocity"}, created at its first step
-
-    def _parameters(self):
-        return [p for group in self.param_groups for p in group["params"]]
-
-    @property
-    def learning_rate(self):
-        """The step size of the first group."""
-        return self.param_groups[0]["lr"]
-
-    def zero_grad(self):
-        """Drop every parameter's gradient."""
-        for parameter in self._parameters():
-            parameter.grad = None
 
     @torch.no_grad()
     def step(self):
@@ -200,17 +194,6 @@ class SGD:
                     parameter.add_(velocity, alpha=self.momentum).add_(grad, alpha=-lr)
                 else:
                     parameter.add_(velocity)
-
-    def state_dict(self):
-        """The velocities, by parameter position, as tensors (cloned by the caller if kept)."""
-        params = self._parameters()
-        return {"state": {i: dict(self._state[p]) for i, p in enumerate(params) if p in self._state}}
-
-    def load_state_dict(self, state_dict):
-        """Restore velocities saved by :meth:`state_dict` (copied in, not shared)."""
-        params = self._parameters()
-        self._state = {params[i]: {name: value.detach().clone() for name, value in state.items()}
-                       for i, state in state_dict["state"].items()}
 
 
 class MemberAdam:
