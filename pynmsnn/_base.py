@@ -50,12 +50,11 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from scipy import sparse
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._engine import choose_engine
 from ._engine_info import warn_if_kernel_missing
@@ -63,7 +62,8 @@ from ._folding import fold_one_hot
 from ._malloc import keep_freed_memory
 from ._optim import SGD, Adam
 from ._params import InvalidParameterError, Interval, Options, StrOptions, validate
-from ._tabular import TableScaler, check_finite, check_table_input, is_dataframe, non_number_error
+from ._input import check_X, shorten, untracked
+from ._tabular import TableScaler, is_dataframe
 from .activity import activity_report, calibrate_firing, check_firing_health
 from .encoders import ENCODERS
 from .network import SpikingNetwork
@@ -79,8 +79,6 @@ __all__ = ["BaseSNN"]
 PREDICT_CHUNK_VALUES = 2**20
 # Rows per chunk where the network infers a row at a time (no time steps kept).
 EVENT_CHUNK_ROWS = 2**16
-# The largest sparse X densified (float64 bytes); a larger one is refused with the fix.
-SPARSE_DENSE_LIMIT = 2**31
 
 
 def predict_chunk_rows(n_steps, widths):
@@ -351,20 +349,6 @@ USUAL_MAXIMUM = {
 }
 
 
-def _untracked(values):
-    """A torch tensor as a numpy array, detached from autograd and on the CPU; anything else as is."""
-    if not isinstance(values, torch.Tensor):
-        return values
-    tensor = values.detach().cpu()
-    return (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy()
-
-
-def _shorten(names, limit=10):
-    """A list for a message, cut after ``limit`` items."""
-    names = [str(name) for name in names]
-    return str(names) if len(names) <= limit else f"{names[:limit]} and {len(names) - limit} more"
-
-
 class BaseSNN(BaseEstimator):
     """Base class of the spiking estimators; not for direct use.
 
@@ -539,7 +523,7 @@ class BaseSNN(BaseEstimator):
         identical rows were merged).
         """
         X = self._check_X(X, reset=first_pass)
-        y = _untracked(y)
+        y = untracked(y)
         y = self._check_y(y, n_samples=X.shape[0])
         weights = check_sample_weight(sample_weight, X.shape[0])
         kept = None if weights is None or (weights > 0).all() else np.flatnonzero(weights > 0)
@@ -759,28 +743,8 @@ class BaseSNN(BaseEstimator):
         return self._scale_X(self._check_X(X, reset), reset, encoded=encoded)
 
     def _check_X(self, X, reset):
-        """``X`` checked: a DataFrame as it is, anything else as a float array.
-
-        Bad input raises a ValueError or TypeError that names the column, value
-        or shape and the fix. DataFrame columns are matched by position, as in
-        scikit-learn: missing, extra or reordered columns are an error that
-        says to pass ``X[model.feature_names_in_]``.
-        """
-        X = _untracked(X)
-        check_table_input(X, None if reset else getattr(self, "feature_names_in_", None))
-        self._check_column_names(X, reset)
-        if is_dataframe(X):
-            if X.shape[0] == 0:
-                raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}); X must have rows.")
-            if X.shape[1] == 0:
-                raise ValueError(
-                    f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is required; "
-                    "X must have at least one column."
-                )
-        else:
-            X = self._check_array_X(X)
-        self._check_X_shape(X, reset)
-        return X
+        """``X`` checked (:func:`pynmsnn._input.check_X`); a fit needs two rows to learn a range from."""
+        return check_X(self, X, reset, min_rows=2)
 
     def _scale_X(self, X, reset, fit_rows=None, encoded=False):
         """Checked ``X`` scaled to [0, 1]; when ``reset``, the scaling is learned from ``fit_rows`` (default all)."""
@@ -790,78 +754,10 @@ class BaseSNN(BaseEstimator):
             columns = [self._scaler.names_[j] for j in self._scaler.categorical_]
             raise TypeError(
                 f"{type(self).__name__} was fitted on a DataFrame with categorical columns "
-                f"{_shorten(columns)}; pass a DataFrame with the columns of fit, not a "
+                f"{shorten(columns)}; pass a DataFrame with the columns of fit, not a "
                 f"{type(X).__name__}."
             )
         return self._scaler.encode(X) if encoded else self._scaler.transform(X)
-
-    def _check_column_names(self, X, reset):
-        """scikit-learn's check of DataFrame column names, its message ending with the fix."""
-        try:
-            # Names only (ensure_2d=False skips the count): _check_X_shape checks the count.
-            validate_data(self, X, reset=reset, skip_check_array=True, ensure_2d=False)
-        except ValueError as error:
-            if not hasattr(self, "feature_names_in_"):
-                raise
-            names = list(self.feature_names_in_)
-            raise ValueError(
-                f"{error}Pass the columns of fit, in their order: X[model.feature_names_in_], "
-                f"which is {_shorten(names)}."
-            ) from None
-
-    def _check_array_X(self, X):
-        """A numeric array from ``X``, or an error that says which value is wrong and the fix."""
-        if sparse.issparse(X):
-            X = self._densify(X)
-        kind = getattr(getattr(X, "dtype", None), "kind", None)
-        if kind in ("M", "m"):
-            raise TypeError(
-                f"X holds dates or times (dtype {X.dtype}); the network needs numbers. Convert "
-                "them first, e.g. to seconds: (X - X.min()) / np.timedelta64(1, 's')."
-            )
-        if kind == "c":
-            raise ValueError(
-                f"Complex data not supported: X has dtype {X.dtype}; use its real part or "
-                "magnitude instead (X.real or abs(X))."
-            )
-        try:
-            X = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=False,
-                            estimator=self, input_name="X")
-        except (TypeError, ValueError) as error:
-            clear = non_number_error(X)
-            if clear is None:
-                raise error
-            raise clear from None
-        check_finite(X, list(range(X.shape[1])))
-        return X
-
-    def _densify(self, X):
-        """A sparse ``X`` as a dense array, as MLPClassifier accepts it; refused above SPARSE_DENSE_LIMIT bytes."""
-        size = X.shape[0] * X.shape[1] * 8
-        if size > SPARSE_DENSE_LIMIT:
-            raise TypeError(
-                f"X is a sparse matrix of shape {X.shape}; {type(self).__name__} computes on dense rows and "
-                f"this one would take {size / 2**30:,.1f} GiB as float64. Reduce its columns first "
-                "(sklearn.decomposition.TruncatedSVD), or pass it in chunks to partial_fit."
-            )
-        return X.toarray()
-
-    def _check_X_shape(self, X, reset):
-        """Enough rows to learn the scaling from; the number of columns of fit."""
-        name = type(self).__name__
-        if reset and X.shape[0] < 2:
-            raise ValueError(
-                f"X has 1 sample (shape={X.shape}); {name} needs at least 2 rows to learn each "
-                "column's range. If X is one feature, pass X.reshape(-1, 1)."
-            )
-        if not reset and hasattr(self, "n_features_in_") and X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {name} is expecting {self.n_features_in_} "
-                f"features as input; pass rows with the {self.n_features_in_} columns of fit, "
-                "in the same order."
-            )
-        if reset:
-            self.n_features_in_ = X.shape[1]
 
     def _initialize(self, n_outputs):
         """Build the network, the optimizer and the fitted attributes of a first fit."""

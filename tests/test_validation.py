@@ -319,10 +319,10 @@ def test_sparse_input_is_densified_as_mlp_accepts_it(data, container):
 
 def test_sparse_input_too_large_to_densify_is_refused_with_the_fix(data, monkeypatch):
     """Above a size limit a sparse X is refused, with its dense size and what to do instead."""
-    from pynmsnn import _base
+    from pynmsnn import _input
 
     X, y = data
-    monkeypatch.setattr(_base, "SPARSE_DENSE_LIMIT", 100)
+    monkeypatch.setattr(_input, "SPARSE_DENSE_LIMIT", 100)
     with pytest.raises(TypeError, match=r"sparse matrix of shape \(40, 3\).*0\.0 GiB as float64.*TruncatedSVD"):
         SNNClassifier(**TINY).fit(sparse.csr_matrix(X), y)
 
