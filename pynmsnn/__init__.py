@@ -5,7 +5,8 @@
 
 from .estimators import SNNClassifier, SNNRegressor
 from .persistence import load, save
+from .preprocessing import TableScaler
 
 __version__ = "0.1.0"
 
-__all__ = ["SNNClassifier", "SNNRegressor", "__version__", "load", "save"]
+__all__ = ["SNNClassifier", "SNNRegressor", "TableScaler", "__version__", "load", "save"]

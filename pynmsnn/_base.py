@@ -62,8 +62,8 @@ from ._folding import fold_one_hot
 from ._malloc import keep_freed_memory
 from ._optim import SGD, Adam
 from ._params import InvalidParameterError, Interval, Options, StrOptions, validate
-from ._input import check_X, shorten, untracked
-from ._tabular import TableScaler, is_dataframe
+from ._input import check_X, untracked
+from ._tabular import TableEncoding, is_dataframe
 from .activity import activity_report, calibrate_firing, check_firing_health
 from .encoders import ENCODERS
 from .network import SpikingNetwork
@@ -335,6 +335,7 @@ _FIXED_WHEN_CONTINUING = {
     "n_steps": "the length of its spike trains",
     "encoder": "what its inputs mean",
     "readout": "what its outputs mean",
+    "preprocess": "what its inputs mean",
 }
 
 
@@ -367,6 +368,7 @@ class BaseSNN(BaseEstimator):
         "activation": [None],  # MLPClassifier's; refused by check_params with a pointer to surrogate
         "detach_reset": ["boolean"],
         "encoder": [StrOptions(set(ENCODERS))],
+        "preprocess": ["boolean"],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "spike_penalty": [Interval(Real, 0, None, closed="left")],
         "init_firing_rate": [Interval(Real, 0, 1, closed="neither"), None],
@@ -408,6 +410,7 @@ class BaseSNN(BaseEstimator):
         activation,
         detach_reset,
         encoder,
+        preprocess,
         alpha,
         spike_penalty,
         init_firing_rate,
@@ -444,6 +447,7 @@ class BaseSNN(BaseEstimator):
         self.activation = activation
         self.detach_reset = detach_reset
         self.encoder = encoder
+        self.preprocess = preprocess
         self.alpha = alpha
         self.spike_penalty = spike_penalty
         self.init_firing_rate = init_firing_rate
@@ -528,6 +532,7 @@ class BaseSNN(BaseEstimator):
         weights = check_sample_weight(sample_weight, X.shape[0])
         kept = None if weights is None or (weights > 0).all() else np.flatnonzero(weights > 0)
         inputs = self._scale_X(X, reset=first_pass, fit_rows=kept)
+        self._check_probabilities(inputs)
         if kept is not None:
             inputs, y, weights = inputs[kept], take_rows(y, kept), weights[kept]
         rows_given = len(inputs)  # an epoch takes as many steps as these rows would, merged or not
@@ -738,9 +743,25 @@ class BaseSNN(BaseEstimator):
         """Validate ``X`` and scale it to [0, 1] (fitting the scaler when ``reset``).
 
         With ``encoded``, returns the scaled numeric columns and the category
-        codes instead of the one-hot matrix (:meth:`TableScaler.encode`).
+        codes instead of the one-hot matrix (:meth:`TableEncoding.encode`).
         """
         return self._scale_X(self._check_X(X, reset), reset, encoded=encoded)
+
+    def _check_probabilities(self, inputs):
+        """Refuse inputs outside [0, 1] for an encoder that reads them as probabilities (``preprocess=False`` only)."""
+        if self.encoder != "poisson" or self._scaler.scaling_ == "minmax" or not inputs.size:
+            return
+        outside = (inputs < 0) | (inputs > 1)
+        if outside.any():
+            column = int(np.flatnonzero(outside.any(axis=0))[0])
+            values = inputs[:, column]
+            raise ValueError(
+                f"encoder='poisson' reads each input as a firing probability in [0, 1], but with "
+                f"preprocess=False column {self._scaler.names_[column]!r} holds values from "
+                f"{values.min():.4g} to {values.max():.4g}. Scale the inputs to [0, 1] first "
+                "(sklearn.preprocessing.MinMaxScaler(clip=True)), set preprocess=True, or use "
+                "encoder='current'."
+            )
 
     def _check_X(self, X, reset):
         """``X`` checked (:func:`pynmsnn._input.check_X`); a fit needs two rows to learn a range from."""
@@ -749,14 +770,10 @@ class BaseSNN(BaseEstimator):
     def _scale_X(self, X, reset, fit_rows=None, encoded=False):
         """Checked ``X`` scaled to [0, 1]; when ``reset``, the scaling is learned from ``fit_rows`` (default all)."""
         if reset:
-            self._scaler = TableScaler().fit(X if fit_rows is None else take_rows(X, fit_rows))
-        elif self._scaler.categorical_ and not is_dataframe(X):
-            columns = [self._scaler.names_[j] for j in self._scaler.categorical_]
-            raise TypeError(
-                f"{type(self).__name__} was fitted on a DataFrame with categorical columns "
-                f"{shorten(columns)}; pass a DataFrame with the columns of fit, not a "
-                f"{type(X).__name__}."
-            )
+            self._scaler = TableEncoding().fit(X if fit_rows is None else take_rows(X, fit_rows),
+                                               scale=self.preprocess)
+        else:
+            self._scaler.check_container(X, type(self).__name__)
         return self._scaler.encode(X) if encoded else self._scaler.transform(X)
 
     def _initialize(self, n_outputs):
@@ -877,8 +894,8 @@ class BaseSNN(BaseEstimator):
         Runs before anything of the fitted state changes, so a refused fit leaves
         the estimator as it was.
         """
-        fitted = self.module_.get_config()
-        wanted = self._network_config(fitted["n_outputs"])
+        fitted = {**self.module_.get_config(), "preprocess": self._scaler.scaling_ == "minmax"}
+        wanted = {**self._network_config(fitted["n_outputs"]), "preprocess": bool(self.preprocess)}
         for name, what in _FIXED_WHEN_CONTINUING.items():
             if fitted[name] == wanted[name]:
                 continue
@@ -1417,6 +1434,21 @@ class BaseSNN(BaseEstimator):
         """
         return self._prepare_X_fitted(X)
 
+    @property
+    def preprocessor_(self):
+        """The fitted input step, as a :class:`pynmsnn.preprocessing.TableScaler`; None with ``preprocess=False``.
+
+        A copy: transforming rows with it gives what the network takes
+        (:meth:`transform_inputs`), and changing it changes nothing here.
+        """
+        check_is_fitted(self, "module_")
+        if self._scaler.scaling_ == "none":
+            return None
+        from .preprocessing import TableScaler
+
+        return TableScaler.from_encoding(copy.deepcopy(self._scaler), self.n_features_in_,
+                                         getattr(self, "feature_names_in_", None))
+
     def get_input_names(self):
         """The name of each input of the fitted network.
 
@@ -1544,7 +1576,12 @@ class BaseSNN(BaseEstimator):
         """Check and set the fitted state on an estimator made with its parameters; returns it."""
         self.check_params()
         self._set_fitted_attributes(metadata["attributes"])
-        self._scaler = TableScaler.from_state(metadata["scaler"])
+        self._scaler = TableEncoding.from_state(metadata["scaler"])
+        if (self._scaler.scaling_ == "minmax") != bool(self.preprocess):
+            raise ValueError(
+                f"the input scaling is {self._scaler.scaling_!r}, but the parameters say "
+                f"preprocess={self.preprocess!r}; they must agree."
+            )
         n_outputs = self._check_fitted_targets()
         self._check_fitted_history()
         config = self._network_config(n_outputs)
@@ -1622,6 +1659,8 @@ class BaseSNN(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.random_state is None
         tags.input_tags.sparse = True  # densified, as MLPClassifier accepts sparse X
+        # DataFrame columns of text, categories or booleans are one-hot encoded.
+        tags.input_tags.categorical = bool(self.preprocess)
         return tags
 
     def __getstate__(self):

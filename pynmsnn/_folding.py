@@ -42,7 +42,7 @@ def fold_one_hot(module, numeric, codes, category_counts):
         The fitted network, fed by the scaled numeric columns then one
         one-hot block per categorical column.
     numeric : ndarray of shape (n_samples, n_numeric), float32
-        The scaled numeric columns (:meth:`pynmsnn._tabular.TableScaler.encode`).
+        The scaled numeric columns (:meth:`pynmsnn._tabular.TableEncoding.encode`).
     codes : ndarray of shape (n_samples, n_categorical), int
         The category of each row in each categorical column, -1 when unseen.
     category_counts : list of int

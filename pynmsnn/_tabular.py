@@ -34,7 +34,7 @@ import pandas as pd
 from scipy import sparse
 
 __all__ = [
-    "TableScaler",
+    "TableEncoding",
     "check_finite",
     "check_labels",
     "check_table_input",
@@ -79,11 +79,14 @@ _KIND_NAMES = {"bool": "booleans", "number": "numbers", "text": "text"}
 _KIND_ORDER = {"bool": 0, "number": 1, "text": 2}
 
 
-#: The fitted attributes of a :class:`TableScaler`, what :meth:`TableScaler.get_state` gives.
-SCALER_STATE = ("names_", "numeric_", "categorical_", "categories_", "min_", "scale_", "dtypes_", "unit_")
-# Fields that files of pynmsnn 0.1.0 do not have, and how from_state fills them: the
-# dtypes as those files' categories were matched (numbers, and text), and no rescaling.
-_STATE_ADDED_SINCE_0_1 = ("dtypes_", "unit_")
+#: The fitted attributes of a :class:`TableEncoding`, what :meth:`TableEncoding.get_state` gives.
+SCALER_STATE = ("names_", "numeric_", "categorical_", "categories_", "min_", "scale_", "dtypes_", "unit_", "scaling_")
+# Fields that older files do not have, and how from_state fills them: the dtypes as
+# pynmsnn 0.1.0's categories were matched (numbers, and text), no rescaling, and
+# min-max scaling (every model scaled its inputs before ``preprocess`` existed).
+_STATE_ADDED_SINCE_0_1 = ("dtypes_", "unit_", "scaling_")
+#: What :meth:`TableEncoding.fit` may do to numeric columns.
+SCALINGS = ("minmax", "none")
 
 
 def is_dataframe(X):
@@ -684,7 +687,7 @@ def _half_span(numeric, low):
     return high * 0.5 - low * 0.5
 
 
-class TableScaler:
+class TableEncoding:
     """Scale numeric columns to [0, 1]; one-hot encode categorical DataFrame columns.
 
     Scaling runs in float64 on halved values, so columns with values near the
@@ -710,20 +713,30 @@ class TableScaler:
     min_, scale_, unit_ : ndarray of shape (n_numeric,)
         A value ``x`` scales to ``(x * unit_ - min_ * unit_) * scale_``,
         clipped to [0, 1]; ``unit_`` is 1 but for subnormal ranges.
+    scaling_ : {'minmax', 'none'}
+        'none' when fitted by :meth:`fit_identity`: numbers pass unchanged,
+        unclipped.
 
     Examples
     --------
     >>> import pandas as pd
-    >>> from pynmsnn._tabular import TableScaler
+    >>> from pynmsnn._tabular import TableEncoding
     >>> frame = pd.DataFrame({"size": [1.0, 3.0, 2.0], "colour": ["red", "blue", "red"]})
-    >>> TableScaler().fit(frame).transform(frame)
+    >>> TableEncoding().fit(frame).transform(frame)
     array([[0. , 0. , 1. ],
            [1. , 1. , 0. ],
            [0.5, 0. , 1. ]], dtype=float32)
     """
 
-    def fit(self, X):
-        """Learn column kinds, numeric ranges and categories from ``X``."""
+    def fit(self, X, scale=True):
+        """Learn column kinds, numeric ranges and categories from ``X``.
+
+        With ``scale=False`` every column must be numeric and passes as it is
+        (see :meth:`fit_identity`).
+        """
+        if not scale:
+            return self.fit_identity(X)
+        self.scaling_ = "minmax"
         if is_dataframe(X):
             self.names_ = [str(name) for name in X.columns]
             self.dtypes_ = [str(dtype) for dtype in X.dtypes]
@@ -748,6 +761,30 @@ class TableScaler:
         self.scale_ = np.where((half_span > 0) & np.isfinite(scale), scale, 0.0)
         return self
 
+    def fit_identity(self, X):
+        """Take ``X``'s columns as they are: numbers in, the same numbers out (as float32).
+
+        For users who scale and encode their table themselves. Booleans are 0
+        and 1; a categorical column is refused, naming it.
+        """
+        self.names_ = [str(name) for name in X.columns] if is_dataframe(X) else [f"x{j}" for j in range(X.shape[1])]
+        self.dtypes_ = [str(dtype) for dtype in X.dtypes] if is_dataframe(X) else [str(X.dtype)] * X.shape[1]
+        if is_dataframe(X):
+            text = [name for j, name in enumerate(self.names_)
+                    if not (pd.api.types.is_bool_dtype(X.dtypes.iloc[j]) or _is_numeric(X.iloc[:, j], name))]
+            if text:
+                raise ValueError(
+                    f"preprocess=False takes numbers only, but columns {text} are categorical "
+                    f"(dtypes {[self.dtypes_[self.names_.index(name)] for name in text]}). Encode them in "
+                    "your pipeline first (sklearn.preprocessing.OneHotEncoder), or set preprocess=True to "
+                    "let the estimator one-hot encode them."
+                )
+        n_columns = len(self.names_)
+        self.numeric_, self.categorical_, self.categories_ = list(range(n_columns)), [], []
+        self.min_, self.scale_, self.unit_ = np.zeros(n_columns), np.ones(n_columns), np.ones(n_columns)
+        self.scaling_ = "none"
+        return self
+
     def get_state(self):
         """The fitted state as plain values: lists, and numpy arrays of numbers and text.
 
@@ -769,7 +806,7 @@ class TableScaler:
 
         Returns
         -------
-        TableScaler
+        TableEncoding
 
         Raises
         ------
@@ -801,6 +838,14 @@ class TableScaler:
         scaler.unit_ = _finite_vector(state["unit_"], "unit_", n_numeric)
         if (scaler.unit_ <= 0).any():
             raise ValueError(f"the input scaling's unit_ must be positive, got {scaler.unit_.tolist()}.")
+        scaler.scaling_ = state["scaling_"]
+        identity = (not scaler.categorical_ and (scaler.min_ == 0).all() and (scaler.scale_ == 1).all()
+                    and (scaler.unit_ == 1).all())
+        if scaler.scaling_ not in SCALINGS or (scaler.scaling_ == "none" and not identity):
+            raise ValueError(
+                f"the input scaling's scaling_ must be one of {list(SCALINGS)}, and 'none' only with numeric "
+                f"columns taken as they are (min_ 0, scale_ 1), got {scaler.scaling_!r}."
+            )
         return scaler
 
     @property
@@ -816,10 +861,24 @@ class TableScaler:
     @property
     def output_names(self):
         """Name of each transformed column (``column=value`` for one-hot ones)."""
-        names = [self.names_[j] for j in self.numeric_]
+        return self.output_names_for(self.names_)
+
+    def output_names_for(self, names):
+        """The output names when the input columns are called ``names``."""
+        out = [names[j] for j in self.numeric_]
         for j, categories in zip(self.categorical_, self.categories_):
-            names.extend(_category_names(self.names_[j], categories))
-        return names
+            out.extend(_category_names(names[j], categories))
+        return out
+
+    def check_container(self, X, owner):
+        """Refuse a non-DataFrame ``X`` when fit had categorical columns, which only a DataFrame can hold."""
+        if self.categorical_ and not is_dataframe(X):
+            columns = [self.names_[j] for j in self.categorical_]
+            shown = str(columns) if len(columns) <= 10 else f"{columns[:10]} and {len(columns) - 10} more"
+            raise TypeError(
+                f"{owner} was fitted on a DataFrame with categorical columns {shown}; pass a "
+                f"DataFrame with the columns of fit, not a {type(X).__name__}."
+            )
 
     def transform(self, X):
         """Scaled float32 matrix; values outside the fitted range are clipped.
@@ -857,7 +916,7 @@ class TableScaler:
         """The transformed matrix from :meth:`encode`'s output (see :func:`one_hot_rows`)."""
         return one_hot_rows(numeric, codes, self.category_counts)
 
-    def _ranges(self):
+    def ranges(self):
         """The (min, max) of each numeric column in fit (max is min for a constant column)."""
         with np.errstate(divide="ignore"):
             span = np.where(self.scale_ > 0, 1.0 / self.scale_, 0.0) / self.unit_
@@ -866,7 +925,7 @@ class TableScaler:
     def _transform_block(self, X, first_row):
         """The numeric columns of some rows, scaled and clipped to [0, 1]."""
         if is_dataframe(X):
-            numeric = _numeric_values(X, self.numeric_, self.names_, self.dtypes_, self._ranges())
+            numeric = _numeric_values(X, self.numeric_, self.names_, self.dtypes_, self.ranges())
         else:
             numeric = np.asarray(X, dtype=np.float64)
         unit = self.unit_
@@ -876,18 +935,21 @@ class TableScaler:
             if np.any(unit != 1.0):
                 numeric = numeric * unit
             scaled = (numeric * 0.5 - self.min_ * unit * 0.5) * self.scale_ * 2.0
-        return np.clip(scaled, 0.0, 1.0, out=scaled)
+        return np.clip(scaled, 0.0, 1.0, out=scaled) if self.scaling_ == "minmax" else scaled
 
 
 def _with_fields_added_since_0_1(state):
     """``state`` with the fields a file of pynmsnn 0.1.0 lacks filled in as that version worked."""
     if all(name in state for name in _STATE_ADDED_SINCE_0_1):
         return state
+    if "dtypes_" in state and "unit_" in state:  # a file written before ``scaling_`` existed
+        return {**state, "scaling_": "minmax"}
     numeric = state["numeric_"]
     n_columns = len(state["names_"]) if isinstance(state["names_"], (list, tuple, np.ndarray)) else 0
     filled = {
         "dtypes_": ["float64" if j in numeric else "object" for j in range(n_columns)],
         "unit_": np.ones(len(numeric) if isinstance(numeric, (list, tuple, np.ndarray)) else 0),
+        "scaling_": "minmax",
     }
     return {**filled, **state}
 

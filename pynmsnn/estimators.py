@@ -65,6 +65,16 @@ _SHARED_PARAMETERS = """\
         earlier for larger values. The random encoders use their expected
         current at predict time, so predictions are deterministic.
 
+    preprocess : bool, default=True
+        Scale and encode the table before the network sees it, as
+        :class:`pynmsnn.preprocessing.TableScaler` does: numeric columns
+        min-max scaled to [0, 1] (clipped at predict time), categorical
+        DataFrame columns one-hot encoded; the fitted step is
+        ``preprocessor_``. With False, ``X`` must be numeric and reaches the
+        network as it is (as float32), for a pipeline that scales and encodes
+        it itself; keep its values of order 1 (``threshold`` is 1), and in
+        [0, 1] for ``encoder='poisson'``, which reads them as probabilities.
+
     alpha : float, default=1e-4
         Strength of the L2 penalty on the weights.
 
@@ -180,6 +190,9 @@ _SHARED_ATTRIBUTES = """\
 
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Column names of a DataFrame ``X`` given to fit (only when they are all strings).
+
+    preprocessor_ : pynmsnn.preprocessing.TableScaler or None
+        The fitted input step (a copy), None with ``preprocess=False``.
 
     loss_curve_ : list of float
         Mean training loss of each epoch.
@@ -329,6 +342,7 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
         activation=None,
         detach_reset=False,
         encoder="current",
+        preprocess=True,
         readout="membrane",
         class_weight=None,
         alpha=1e-4,
@@ -360,7 +374,7 @@ class SNNClassifier(ClassifierMixin, BaseSNN):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, n_steps=n_steps, decay=decay, threshold=threshold,
             refractory_penalty=refractory_penalty, reset=reset, surrogate=surrogate, activation=activation,
-            detach_reset=detach_reset, encoder=encoder, alpha=alpha, spike_penalty=spike_penalty,
+            detach_reset=detach_reset, encoder=encoder, preprocess=preprocess, alpha=alpha, spike_penalty=spike_penalty,
             init_firing_rate=init_firing_rate, solver=solver, batch_size=batch_size,
             learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
             momentum=momentum, nesterovs_momentum=nesterovs_momentum, beta_1=beta_1, beta_2=beta_2,
@@ -823,6 +837,7 @@ class SNNRegressor(RegressorMixin, BaseSNN):
         activation=None,
         detach_reset=False,
         encoder="current",
+        preprocess=True,
         alpha=1e-4,
         spike_penalty=0.0,
         init_firing_rate=None,
@@ -852,7 +867,7 @@ class SNNRegressor(RegressorMixin, BaseSNN):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, n_steps=n_steps, decay=decay, threshold=threshold,
             refractory_penalty=refractory_penalty, reset=reset, surrogate=surrogate, activation=activation,
-            detach_reset=detach_reset, encoder=encoder, alpha=alpha, spike_penalty=spike_penalty,
+            detach_reset=detach_reset, encoder=encoder, preprocess=preprocess, alpha=alpha, spike_penalty=spike_penalty,
             init_firing_rate=init_firing_rate, solver=solver, batch_size=batch_size,
             learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
             momentum=momentum, nesterovs_momentum=nesterovs_momentum, beta_1=beta_1, beta_2=beta_2,

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from .estimators import SNNClassifier, SNNRegressor
+from .preprocessing import TableScaler
 
 __all__ = ["load", "read_metadata", "save"]
 
@@ -48,6 +49,8 @@ ESTIMATOR_FORMAT_VERSION = 1
 
 #: The only classes :func:`load` builds; a file names one of these keys.
 ESTIMATORS = {cls.__name__: cls for cls in (SNNClassifier, SNNRegressor)}
+#: pynmsnn's transformers a Pipeline in a file may hold.
+TRANSFORMERS = {cls.__name__: cls for cls in (TableScaler,)}
 
 _MAGIC = "pynmsnn model"
 # The entries of a model file; "checksum" is absent from files written before it existed.
@@ -113,6 +116,8 @@ class _Encoder:
         """An estimator, a splitter, a slice or a numpy dtype, tagged."""
         if type(value) in ESTIMATORS.values():
             return self._estimator(value, where)
+        if type(value) in TRANSFORMERS.values():
+            return self._transformer(value, where)
         if isinstance(value, slice):
             return {"__type__": "slice", "items": [self.encode(v, where) for v in (value.start, value.stop, value.step)]}
         if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
@@ -134,6 +139,13 @@ class _Encoder:
             "scaler": self.encode(state["scaler"], "the input scaling"),
             "attributes": {name: self.encode(value, f"attribute {name}") for name, value in state["attributes"].items()},
         }, state_dict
+
+    def _transformer(self, step, where):
+        """A pynmsnn transformer: its parameters, and its fitted state when fitted."""
+        fitted = step.get_fitted_state() if hasattr(step, "n_features_in_") else None
+        return {"__type__": "pynmsnn-transformer", "class": type(step).__name__,
+                "params": self.encode(step.get_params(deep=False), f"{where} parameters"),
+                "fitted": self.encode(fitted, f"{where} fitted state")}
 
     def _estimator(self, est, where):
         """A pynmsnn estimator in a larger object: its parameters, and its fitted state when fitted."""
@@ -245,6 +257,17 @@ class _Decoder:
         tensors = {key[len(prefix):]: t for key, t in self.state_dict.items() if key.startswith(prefix)}
         return _rebuild(value, tensors)
 
+    def _transformer(self, value):
+        """A pynmsnn transformer: made from its parameters, its fitted state checked."""
+        _check_entries(value, {"__type__", "class", "params", "fitted"}, "a pynmsnn transformer")
+        name = value["class"]
+        if name not in TRANSFORMERS:
+            raise ValueError(f"unknown transformer class {name!r:.80}; this pynmsnn loads {sorted(TRANSFORMERS)}.")
+        cls = TRANSFORMERS[name]
+        fitted = self.decode(value["fitted"])
+        step = cls() if fitted is None else cls.from_fitted_state(fitted)
+        return step.set_params(**self.decode(value["params"]))  # an unknown name is a ValueError
+
     def _sklearn(self, value):
         """A scikit-learn object of a trusted class, given its attributes as pickle gives them."""
         _check_entries(value, {"__type__", "class", "state"}, "a scikit-learn object")
@@ -265,7 +288,7 @@ class _Decoder:
 
 
 _OBJECT_TAGS = {"masked": "_masked", "slice": "_slice", "dtype": "_dtype", "pynmsnn": "_estimator",
-                "sklearn": "_sklearn"}
+                "pynmsnn-transformer": "_transformer", "sklearn": "_sklearn"}
 _ATTRIBUTE_NAME = re.compile(r"^_{0,2}[A-Za-z][A-Za-z0-9_]*$")
 
 
@@ -738,11 +761,14 @@ def _rebuild(metadata, state_dict):
 def _with_settings_added_since(state):
     """A file's state with the settings added after it was written, set to what the model did then.
 
-    Files of pynmsnn 0.1.0 predate ``reset``: their neurons subtract.
+    Files of pynmsnn 0.1.0 predate ``reset``: their neurons subtract. Files written
+    before ``preprocess`` existed scaled their inputs.
     """
     network, params = state["network"], state["params"]
     if isinstance(network, dict) and isinstance(params, dict) and "reset" not in network and "reset" not in params:
         state = {**state, "network": {**network, "reset": "subtract"}, "params": {**params, "reset": "subtract"}}
+    if isinstance(state["params"], dict) and "preprocess" not in state["params"]:
+        state = {**state, "params": {**state["params"], "preprocess": True}}
     return state
 
 

@@ -31,7 +31,7 @@ from sklearn.model_selection import train_test_split
 from pynmsnn import SNNClassifier, SNNRegressor, _base, _kernels
 from pynmsnn._engine import forced_engine
 from pynmsnn._base import merge_rows, predict_chunk_rows, target_codes
-from pynmsnn._tabular import TRANSFORM_BLOCK_ROWS, TableScaler
+from pynmsnn._tabular import TRANSFORM_BLOCK_ROWS, TableEncoding
 
 # 150 rows in batches of 50: three optimizer steps per epoch. tol=0 and a huge
 # n_iter_no_change: training runs exactly max_iter epochs unless a fault stops it.
@@ -360,10 +360,10 @@ def test_event_driven_predict_runs_the_rows_in_bounded_chunks(fitted, n_rows, mo
 
 
 def test_scaling_works_in_bounded_blocks(monkeypatch):
-    """TableScaler.transform scales at most TRANSFORM_BLOCK_ROWS rows at a time; the result is the same."""
+    """TableEncoding.transform scales at most TRANSFORM_BLOCK_ROWS rows at a time; the result is the same."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(2 * TRANSFORM_BLOCK_ROWS + 5, 3))
-    scaler = TableScaler().fit(X)
+    scaler = TableEncoding().fit(X)
     sizes, block = [], scaler._transform_block
 
     def recording_block(rows, first_row):

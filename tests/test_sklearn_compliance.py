@@ -11,13 +11,17 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from pynmsnn import SNNClassifier, SNNRegressor
+from pynmsnn import SNNClassifier, SNNRegressor, TableScaler
 
 # Every common check passes; none is marked as an expected failure. The
 # instances are small so that the whole set runs in seconds.
 CHECKED = [
     SNNClassifier(hidden_layer_sizes=(32,), n_steps=8, max_iter=60, learning_rate_init=0.01, random_state=0),
     SNNRegressor(hidden_layer_sizes=(32,), n_steps=8, max_iter=100, learning_rate_init=0.01, random_state=0),
+    # Inputs taken as they are, for pipelines that scale and encode X themselves.
+    SNNClassifier(hidden_layer_sizes=(32,), n_steps=8, max_iter=60, learning_rate_init=0.01, preprocess=False,
+                  random_state=0),
+    TableScaler(),
 ]
 
 

@@ -1,4 +1,4 @@
-"""TableScaler: categories matched by value, column kinds that drift, rows named as the user sees them.
+"""TableEncoding: categories matched by value, column kinds that drift, rows named as the user sees them.
 
 The property tests change a column's type between fit and transform without
 changing its values (integers as floats, booleans as 0/1, numbers as text,
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from pynmsnn._tabular import (
     MOSTLY_NUMBERS_MIN_DISTINCT,
-    TableScaler,
+    TableEncoding,
     check_labels,
     check_table_input,
     one_hot_rows,
@@ -33,7 +33,7 @@ def _frame(column):
 
 def _encoding(fit, predict):
     """The transform of ``predict`` by a scaler fitted on ``fit`` (one column 'c')."""
-    scaler = TableScaler().fit(_frame(fit))
+    scaler = TableEncoding().fit(_frame(fit))
     return scaler.transform(_frame(fit)), scaler.transform(_frame(predict))
 
 
@@ -87,7 +87,7 @@ def test_a_column_of_another_type_with_equal_values_keeps_its_encoding(fit, conv
 @pytest.mark.parametrize("fit, convert, message", REFUSED.values(), ids=REFUSED)
 def test_a_column_of_another_type_with_unknown_meaning_is_refused(fit, convert, message):
     """Values of a new type that equal none of fit's (0/1/2 for 'x'/'y'/'z') are refused, with both dtypes."""
-    scaler = TableScaler().fit(_frame(fit))
+    scaler = TableEncoding().fit(_frame(fit))
     drifted = convert(fit)
     with pytest.raises(ValueError, match=message) as error:
         scaler.transform(_frame(drifted))
@@ -160,7 +160,7 @@ def test_type_drift_keeps_the_encoding_or_is_refused_by_name(pool, fit_dtype, pr
     if fit is None or predict is None:
         return  # pandas cannot hold these values in that type
     try:
-        scaler = TableScaler().fit(_frame(fit))
+        scaler = TableEncoding().fit(_frame(fit))
     except ValueError:
         return  # a column that cannot be fitted (a subject of other tests)
     expected = scaler.transform(_frame(fit))
@@ -189,20 +189,20 @@ def test_numbers_with_a_few_stray_values_are_refused_naming_them(numbers, strays
     index = pd.Index([f"r{k}" for k in range(len(values))])
     column = pd.Series(values, index=index, dtype=object)
     with pytest.raises(ValueError, match=r"Column 'c' holds numbers .* but also ") as error:
-        TableScaler().fit(_frame(column))
+        TableEncoding().fit(_frame(column))
     message = str(error.value)
     assert all(repr(stray) in message for stray in strays)
     assert f"rows with index labels ['r{len(numbers)}'" in message  # the first stray's label
     assert "pd.to_numeric(X['c'], errors='coerce')" in message and "astype('category')" in message
     # Declared a category, it is one-hot encoded: one input per distinct value.
-    declared = TableScaler().fit(_frame(column.astype("category")))
+    declared = TableEncoding().fit(_frame(column.astype("category")))
     assert declared.n_outputs == len(values)
 
 
 def test_a_few_numbers_among_words_stay_categories():
     """Sizes like 'S', 'M', 'L', '10': mostly words, so a category, not an error."""
     column = pd.Series(["S", "M", "L", "XL", "10", "12"] * 3)
-    scaler = TableScaler().fit(_frame(column))
+    scaler = TableEncoding().fit(_frame(column))
     assert scaler.categorical_ == [0] and scaler.n_outputs == 6
 
 
@@ -213,17 +213,17 @@ def test_a_subnormal_range_scales_to_the_whole_unit_interval(steps):
     """Values near 1e-310 scale to [0, 1] in order, as larger values would: min to 0, max to 1."""
     tiny = np.array(steps, dtype=np.float64) * 2.0**-1074  # multiples of the smallest subnormal
     X = tiny.reshape(-1, 1)
-    scaled = TableScaler().fit(X).transform(X)[:, 0]
+    scaled = TableEncoding().fit(X).transform(X)[:, 0]
     assert scaled.min() == 0.0 and scaled.max() == 1.0
     order = np.argsort(tiny, kind="stable")
     assert (np.diff(scaled[order]) >= 0).all()
-    reference = TableScaler().fit(np.array(steps, dtype=np.float64).reshape(-1, 1))
+    reference = TableEncoding().fit(np.array(steps, dtype=np.float64).reshape(-1, 1))
     np.testing.assert_allclose(scaled, reference.transform(np.array(steps, float).reshape(-1, 1))[:, 0], atol=1e-6)
 
 
 def test_a_constant_column_scales_to_zero_whatever_comes_at_predict():
     """A constant column carries nothing: 0 at fit, 0 at predict, even for other values."""
-    scaler = TableScaler().fit(np.array([[5.0, 1.0], [5.0, 2.0]]))
+    scaler = TableEncoding().fit(np.array([[5.0, 1.0], [5.0, 2.0]]))
     np.testing.assert_array_equal(scaler.transform(np.array([[5.0, 1.0], [-1e308, 2.0], [7.0, 1.5]]))[:, 0], 0.0)
 
 
@@ -235,7 +235,7 @@ def test_encode_grows_with_rows_not_categories_and_one_hot_gives_transform(n_cat
     rng = np.random.default_rng(seed)
     fit = pd.DataFrame({"size": rng.normal(size=2 * n_categories + 2),
                         "kind": [f"k{i % n_categories}" for i in range(2 * n_categories + 2)]})
-    scaler = TableScaler().fit(fit)
+    scaler = TableEncoding().fit(fit)
     X = pd.DataFrame({"size": rng.normal(size=n_rows), "kind": rng.choice([f"k{i}" for i in range(n_categories + 3)], n_rows)})
     numeric, codes = scaler.encode(X)
     assert numeric.shape == (n_rows, 1) and codes.shape == (n_rows, 1)
@@ -247,7 +247,7 @@ def test_encode_grows_with_rows_not_categories_and_one_hot_gives_transform(n_cat
 def test_missing_values_are_a_category_of_their_own():
     """None, NaN and pandas' NA are one 'missing' category, apart from the text '<missing>'."""
     fit = pd.Series(["a", None, "<missing>", "b"], dtype=object)
-    scaler = TableScaler().fit(_frame(fit))
+    scaler = TableEncoding().fit(_frame(fit))
     assert scaler.output_names == ["c=<missing>", "c=a", "c=b", "c=<missing>"]
     got = scaler.transform(_frame(pd.Series([np.nan, pd.NA, "<missing>"], dtype=object)))
     np.testing.assert_array_equal(got, [[0, 0, 0, 1], [0, 0, 0, 1], [1, 0, 0, 0]])
@@ -262,8 +262,8 @@ def test_fitted_state_survives_the_json_of_a_saved_model():
         "ratio": pd.Categorical([0.5, 1.5, 0.5, 2.0]),
         "word": ["a", "b", None, "a"],
     })
-    scaler = TableScaler().fit(frame)
-    restored = TableScaler()
+    scaler = TableEncoding().fit(frame)
+    restored = TableEncoding()
     for name, value in _decode(json.loads(json.dumps(_encode(dict(vars(scaler)), "the scaler")))).items():
         setattr(restored, name, value)
     assert restored.output_names == scaler.output_names
@@ -280,10 +280,10 @@ def test_rows_are_named_by_index_label_after_a_shuffle():
     shuffled = frame.sample(frac=1.0, random_state=3)
     assert shuffled.index.get_loc(7) != 7
     with pytest.raises(ValueError, match=r"NaN in column 'b' \(rows with index labels \[7\]\)"):
-        TableScaler().fit(shuffled)
+        TableEncoding().fit(shuffled)
     named = shuffled.rename_axis("CSV line")
     with pytest.raises(ValueError, match=r"\(rows with CSV line \[7\]\)"):
-        TableScaler().fit(named)
+        TableEncoding().fit(named)
 
 
 def test_target_rows_are_named_by_the_series_index():

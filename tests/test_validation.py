@@ -18,7 +18,7 @@ from scipy import sparse
 from sklearn.exceptions import NotFittedError
 
 from pynmsnn import SNNClassifier, SNNRegressor
-from pynmsnn._tabular import FREE_TEXT_MIN_DISTINCT, TableScaler
+from pynmsnn._tabular import FREE_TEXT_MIN_DISTINCT, TableEncoding
 
 TINY = dict(hidden_layer_sizes=(4,), n_steps=2, max_iter=2, random_state=0)
 
@@ -263,9 +263,9 @@ def test_numbers_stored_as_text_are_read_as_numbers(frame):
     """An object or string column of '1.5'-like values is numeric, scaled like the floats."""
     X, y = frame
     as_text = X.assign(b=X["b"].map(repr).astype(object), c=X["c"].map(repr).astype("string"))
-    scaler = TableScaler().fit(as_text)
+    scaler = TableEncoding().fit(as_text)
     assert scaler.numeric_ == [0, 1, 2] and scaler.categorical_ == []
-    np.testing.assert_array_equal(scaler.transform(as_text), TableScaler().fit(X).transform(X))
+    np.testing.assert_array_equal(scaler.transform(as_text), TableEncoding().fit(X).transform(X))
     est = SNNClassifier(**TINY).fit(as_text, y)
     bad = as_text.copy()
     bad.loc[3, "b"] = "n/a"
@@ -277,9 +277,9 @@ def test_numbers_stored_as_text_are_read_as_numbers(frame):
 def test_object_column_of_numbers_is_numeric(frame):
     """A DataFrame column of Python floats with dtype object is scaled, not one-hot encoded."""
     X, y = frame
-    scaler = TableScaler().fit(X.astype(object))
+    scaler = TableEncoding().fit(X.astype(object))
     assert scaler.numeric_ == [0, 1, 2]
-    np.testing.assert_array_equal(scaler.transform(X.astype(object)), TableScaler().fit(X).transform(X))
+    np.testing.assert_array_equal(scaler.transform(X.astype(object)), TableEncoding().fit(X).transform(X))
 
 
 @pytest.mark.parametrize(
